@@ -1,0 +1,27 @@
+# Set-up and entry points. `make demo` and `make test` are the README's two commands.
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+OUT    ?= demo_out
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): setup.cfg pyproject.toml requirements/constraints.txt
+	@PY=$$(scripts/find-python) && echo "using $$PY" && $$PY -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e '.[test]'
+	@touch $@
+
+demo: $(STAMP)
+	$(BIN)/stereo-ppl demo --out $(OUT)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+	JAX_ENABLE_X64=1 $(BIN)/python -m pytest -m core
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_map.py
+
+clean:
+	rm -rf $(VENV) $(OUT)

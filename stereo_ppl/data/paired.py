@@ -1,0 +1,169 @@
+"""The paired dataset: the same stars seen by survey 1 (APOGEE) and 2 (LAMOST).
+
+A paired dataset is one :class:`xarray.Dataset` with dimensions ``star``,
+``apogee_pixel`` and ``lamost_pixel``:
+
+============== ============================= =================================
+name           dims                          meaning
+============== ============================= =================================
+apogee_flux    (star, apogee_pixel)          normalised survey-1 flux ``F1``
+apogee_ivar    (star, apogee_pixel)          its inverse variance (optional)
+lamost_flux    (star, lamost_pixel)          normalised survey-2 flux ``F2``
+lamost_ivar    (star, lamost_pixel)          inverse variance, 0 = bad pixel
+apogee_id      (star,) coordinate            APOGEE identifier (str)
+obsid          (star,) coordinate            LAMOST observation id (int64)
+apogee_pixel   (apogee_pixel,) coordinate    index on the survey's full grid
+lamost_pixel   (lamost_pixel,) coordinate    index on the survey's full grid
+*_wavelength   (*_pixel,) coordinate         vacuum wavelength, Angstrom
+============== ============================= =================================
+
+Bad pixels are marked by ``ivar == 0``; their flux is ignored (it may be NaN
+in the container but never reaches a model).
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ..dims import (
+    APOGEE_PIXEL,
+    APOGEE_WAVELENGTH,
+    LAMOST_PIXEL,
+    LAMOST_WAVELENGTH,
+    STAR,
+    WAVELENGTH_UNIT,
+)
+from .validate import validate_paired
+
+__all__ = ["make_paired"]
+
+
+def make_paired(
+    *,
+    apogee_flux: np.ndarray,
+    lamost_flux: np.ndarray,
+    lamost_ivar: np.ndarray,
+    apogee_wavelength: np.ndarray,
+    lamost_wavelength: np.ndarray,
+    apogee_id: np.ndarray,
+    obsid: np.ndarray,
+    apogee_ivar: np.ndarray | None = None,
+    apogee_pixel: np.ndarray | None = None,
+    lamost_pixel: np.ndarray | None = None,
+    attrs: Mapping[str, Any] | None = None,
+) -> xr.Dataset:
+    """Build and validate a paired dataset from plain arrays.
+
+    Parameters
+    ----------
+    apogee_flux : array, shape (num_stars, num_apogee_pixels)
+        Survey-1 normalised flux. Must be finite everywhere.
+    lamost_flux, lamost_ivar : array, shape (num_stars, num_lamost_pixels)
+        Survey-2 normalised flux and its inverse variance (0 marks a bad pixel).
+    apogee_wavelength : array, shape (num_apogee_pixels,)
+        Vacuum wavelength of each survey-1 pixel in Angstrom.
+    lamost_wavelength : array, shape (num_lamost_pixels,)
+        Vacuum (rest-frame) wavelength of each survey-2 pixel in Angstrom.
+    apogee_id : array of str, shape (num_stars,)
+        Survey-1 star identifiers, unique.
+    obsid : array of int, shape (num_stars,)
+        Survey-2 observation identifiers, unique.
+    apogee_ivar : array, shape (num_stars, num_apogee_pixels), optional
+        Survey-1 inverse variance, where known.
+    apogee_pixel, lamost_pixel : array of int, optional
+        Index of each pixel on the survey's full grid (e.g. the 8,575-pixel
+        APOGEE grid when chip gaps were dropped). Default ``0, 1, ...``.
+    attrs : mapping, optional
+        Dataset attributes (provenance, cut counts, ...).
+
+    Returns
+    -------
+    xarray.Dataset
+        The validated paired dataset.
+
+    Raises
+    ------
+    PairedDataError
+        If any array is malformed; the message names the variable, star and pixel.
+    """
+    from ..errors import PairedDataError
+
+    apogee_flux = np.asarray(apogee_flux)
+    lamost_flux = np.asarray(lamost_flux)
+    for name, arr in (("apogee_flux", apogee_flux), ("lamost_flux", lamost_flux)):
+        if arr.ndim != 2:
+            raise PairedDataError(
+                f"{name} must be 2-D (star, pixel); got shape {arr.shape}"
+            )
+    num_stars = apogee_flux.shape[0]
+    star_pair = (STAR, APOGEE_PIXEL)
+    star_lamost = (STAR, LAMOST_PIXEL)
+    expected = {
+        "lamost_flux": (num_stars, lamost_flux.shape[1]),
+        "lamost_ivar": (num_stars, lamost_flux.shape[1]),
+        "apogee_ivar": apogee_flux.shape,
+        "apogee_wavelength": (apogee_flux.shape[1],),
+        "lamost_wavelength": (lamost_flux.shape[1],),
+        "apogee_id": (num_stars,),
+        "obsid": (num_stars,),
+        "apogee_pixel": (apogee_flux.shape[1],),
+        "lamost_pixel": (lamost_flux.shape[1],),
+    }
+    given = {
+        "lamost_flux": lamost_flux,
+        "lamost_ivar": lamost_ivar,
+        "apogee_ivar": apogee_ivar,
+        "apogee_wavelength": apogee_wavelength,
+        "lamost_wavelength": lamost_wavelength,
+        "apogee_id": apogee_id,
+        "obsid": obsid,
+        "apogee_pixel": apogee_pixel,
+        "lamost_pixel": lamost_pixel,
+    }
+    for name, arr in given.items():
+        if arr is not None and np.shape(arr) != expected[name]:
+            raise PairedDataError(
+                f"{name} has shape {np.shape(arr)}, expected {expected[name]} "
+                f"to match apogee_flux {apogee_flux.shape} and lamost_flux "
+                f"{lamost_flux.shape}"
+            )
+
+    def pixel_coord(index, wavelength, dim, wl_name):
+        index = np.arange(len(wavelength)) if index is None else np.asarray(index)
+        return {
+            dim: (dim, index.astype(np.int64)),
+            wl_name: (
+                dim,
+                np.asarray(wavelength, dtype=np.float64),
+                {"units": WAVELENGTH_UNIT, "medium": "vacuum"},
+            ),
+        }
+
+    coords = {
+        STAR: (STAR, np.arange(num_stars, dtype=np.int64)),
+        "apogee_id": (STAR, np.asarray(apogee_id).astype(str)),
+        "obsid": (STAR, np.asarray(obsid).astype(np.int64)),
+        **pixel_coord(apogee_pixel, apogee_wavelength, APOGEE_PIXEL, APOGEE_WAVELENGTH),
+        **pixel_coord(lamost_pixel, lamost_wavelength, LAMOST_PIXEL, LAMOST_WAVELENGTH),
+    }
+    data_vars = {
+        "apogee_flux": (star_pair, apogee_flux, {"long_name": "survey-1 normalised flux"}),
+        "lamost_flux": (star_lamost, lamost_flux, {"long_name": "survey-2 normalised flux"}),
+        "lamost_ivar": (
+            star_lamost,
+            np.asarray(lamost_ivar),
+            {"long_name": "survey-2 inverse variance; 0 marks a bad pixel"},
+        ),
+    }
+    if apogee_ivar is not None:
+        data_vars["apogee_ivar"] = (
+            star_pair,
+            np.asarray(apogee_ivar),
+            {"long_name": "survey-1 inverse variance; 0 marks a bad pixel"},
+        )
+    ds = xr.Dataset(data_vars, coords=coords, attrs=dict(attrs or {}))
+    validate_paired(ds)
+    return ds
+

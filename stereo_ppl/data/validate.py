@@ -1,0 +1,158 @@
+"""Checks on a paired dataset, with errors that name the star and pixel."""
+
+import numpy as np
+import xarray as xr
+
+from ..dims import APOGEE_PIXEL, APOGEE_WAVELENGTH, LAMOST_PIXEL, LAMOST_WAVELENGTH, STAR
+from ..errors import PairedDataError
+
+__all__ = ["validate_paired", "check_same_grid", "describe_star", "describe_pixel"]
+
+_REQUIRED = {
+    "apogee_flux": (STAR, APOGEE_PIXEL),
+    "lamost_flux": (STAR, LAMOST_PIXEL),
+    "lamost_ivar": (STAR, LAMOST_PIXEL),
+}
+_OPTIONAL = {"apogee_ivar": (STAR, APOGEE_PIXEL)}
+_WAVELENGTH = {APOGEE_PIXEL: APOGEE_WAVELENGTH, LAMOST_PIXEL: LAMOST_WAVELENGTH}
+
+
+def describe_star(ds: xr.Dataset, index: int) -> str:
+    """Name star ``index`` of ``ds`` by position and by its survey ids."""
+    parts = [f"star {index}"]
+    ids = [f"{name}={ds[name].values[index]}" for name in ("apogee_id", "obsid") if name in ds.coords]
+    return f"{parts[0]} ({', '.join(ids)})" if ids else parts[0]
+
+
+def describe_pixel(ds: xr.Dataset, dim: str, index: int) -> str:
+    """Name pixel ``index`` along ``dim`` by position and wavelength."""
+    wl_name = _WAVELENGTH.get(dim)
+    if wl_name in ds.coords:
+        wl = ds[wl_name]
+        return f"{dim} {index} ({wl_name}={float(wl.values[index]):.3f} {wl.attrs.get('units', '')})".rstrip()
+    return f"{dim} {index}"
+
+
+def _fail_at(ds: xr.Dataset, name: str, bad: np.ndarray, problem: str, hint: str = "") -> None:
+    """Raise naming the first True element of ``bad`` (star, pixel) and the count."""
+    count = int(bad.sum())
+    if count == 0:
+        return
+    star, pixel = np.argwhere(bad)[0]
+    where = f"{describe_star(ds, star)}, {describe_pixel(ds, ds[name].dims[1], pixel)}"
+    more = f" ({count - 1} more pixels like it)" if count > 1 else ""
+    raise PairedDataError(f"{name} {problem} at {where}{more}{hint}")
+
+
+def validate_paired(ds: xr.Dataset) -> xr.Dataset:
+    """Check that ``ds`` is a well-formed paired dataset.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A paired dataset (see :mod:`stereo_ppl.data.paired`).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` itself, so calls can be chained.
+
+    Raises
+    ------
+    PairedDataError
+        On a missing variable or coordinate, wrong dimensions, a wavelength
+        grid that is not finite and increasing, NaN/inf flux where the pixel is
+        used, NaN or negative ivar, duplicate star ids, or a star with no usable
+        survey-2 pixel. The message names the variable, star and pixel.
+    """
+    for name, dims in {**_REQUIRED, **{k: v for k, v in _OPTIONAL.items() if k in ds}}.items():
+        if name not in ds:
+            raise PairedDataError(f"paired dataset has no variable {name!r}")
+        if ds[name].dims != dims:
+            raise PairedDataError(f"{name} has dims {ds[name].dims}, expected {dims}")
+        if not np.issubdtype(ds[name].dtype, np.floating):
+            raise PairedDataError(f"{name} must be floating point, got {ds[name].dtype}")
+
+    for dim, wl_name in _WAVELENGTH.items():
+        if wl_name not in ds.coords:
+            raise PairedDataError(f"paired dataset has no coordinate {wl_name!r}")
+        wl = np.asarray(ds[wl_name].values, dtype=np.float64)
+        if ds[wl_name].dims != (dim,):
+            raise PairedDataError(f"{wl_name} has dims {ds[wl_name].dims}, expected ({dim!r},)")
+        if not np.all(np.isfinite(wl)) or np.any(wl <= 0):
+            k = int(np.flatnonzero(~np.isfinite(wl) | (wl <= 0))[0])
+            raise PairedDataError(f"{wl_name} is not a positive finite number at {dim} {k}")
+        if np.any(np.diff(wl) <= 0):
+            k = int(np.flatnonzero(np.diff(wl) <= 0)[0]) + 1
+            raise PairedDataError(f"{wl_name} is not strictly increasing at {dim} {k}")
+        if "units" not in ds[wl_name].attrs:
+            raise PairedDataError(f"{wl_name} has no 'units' attribute")
+
+    for id_name in ("apogee_id", "obsid"):
+        if id_name not in ds.coords:
+            raise PairedDataError(f"paired dataset has no coordinate {id_name!r}")
+        values, counts = np.unique(ds[id_name].values, return_counts=True)
+        if np.any(counts > 1):
+            dup = values[counts > 1][0]
+            stars = np.flatnonzero(ds[id_name].values == dup).tolist()
+            raise PairedDataError(f"duplicate {id_name} {dup!r} at stars {stars}")
+
+    for ivar_name, flux_name in (("lamost_ivar", "lamost_flux"), ("apogee_ivar", "apogee_flux")):
+        if ivar_name not in ds:
+            continue
+        ivar = ds[ivar_name].values
+        _fail_at(ds, ivar_name, np.isnan(ivar) | np.isinf(ivar), "is not finite")
+        _fail_at(ds, ivar_name, ivar < 0, "is negative")
+    ivar = ds["lamost_ivar"].values
+    flux = ds["lamost_flux"].values
+    _fail_at(
+        ds, "lamost_flux", ~np.isfinite(flux) & (ivar > 0), "is NaN or inf where lamost_ivar > 0",
+        "; set lamost_ivar = 0 there to mark the pixel bad",
+    )
+    _fail_at(
+        ds, "apogee_flux", ~np.isfinite(ds["apogee_flux"].values), "is NaN or inf",
+        "; every survey-1 pixel enters z = beta_z @ F1, so drop that pixel or star",
+    )
+    empty = ~np.any(ivar > 0, axis=1)
+    if np.any(empty):
+        first = int(np.flatnonzero(empty)[0])
+        more = f" ({int(empty.sum()) - 1} more stars like it)" if empty.sum() > 1 else ""
+        raise PairedDataError(
+            f"lamost_ivar is 0 at every pixel of {describe_star(ds, first)}: "
+            f"no usable survey-2 pixel{more}"
+        )
+    return ds
+
+
+def check_same_grid(
+    expected: np.ndarray, actual: np.ndarray, *, what: str, rtol: float = 1e-6
+) -> None:
+    """Check that two wavelength grids agree pixel by pixel.
+
+    Parameters
+    ----------
+    expected, actual : array, shape (num_pixels,)
+        Wavelengths in the same unit.
+    what : str
+        Name used in the error, e.g. ``"lamost_wavelength of data.nc"``.
+    rtol : float
+        Largest allowed relative difference.
+
+    Raises
+    ------
+    PairedDataError
+        If the lengths differ or a pixel differs by more than ``rtol``.
+    """
+    expected = np.asarray(expected, dtype=np.float64)
+    actual = np.asarray(actual, dtype=np.float64)
+    if expected.shape != actual.shape:
+        raise PairedDataError(
+            f"{what} has {actual.size} pixels, expected {expected.size} (grids differ)"
+        )
+    rel = np.abs(actual - expected) / np.abs(expected)
+    if np.any(rel > rtol):
+        k = int(np.argmax(rel))
+        raise PairedDataError(
+            f"{what} differs from the expected grid at pixel {k}: "
+            f"{actual[k]:.4f} vs {expected[k]:.4f} (relative {rel[k]:.1e} > {rtol:.0e})"
+        )

@@ -1,0 +1,33 @@
+"""Dimension and variable names shared by models, results and files.
+
+A plate in a model, a dimension in a saved file and a dimension in an
+``xarray`` object carry the same name, defined once here.
+"""
+
+__all__ = [
+    "STAR",
+    "APOGEE_PIXEL",
+    "LAMOST_PIXEL",
+    "LATENT",
+    "STEP",
+    "APOGEE_WAVELENGTH",
+    "LAMOST_WAVELENGTH",
+    "WAVELENGTH_UNIT",
+]
+
+#: One star observed by both surveys.
+STAR = "star"
+#: One pixel of the survey-1 (APOGEE) spectrum.
+APOGEE_PIXEL = "apogee_pixel"
+#: One pixel of the survey-2 (LAMOST) spectrum.
+LAMOST_PIXEL = "lamost_pixel"
+#: One component of the low-dimensional representation ``z``.
+LATENT = "latent"
+#: One optimisation step at which a trace was recorded.
+STEP = "step"
+
+#: Coordinate names of the wavelength of each pixel.
+APOGEE_WAVELENGTH = "apogee_wavelength"
+LAMOST_WAVELENGTH = "lamost_wavelength"
+#: Unit of every wavelength coordinate (vacuum wavelengths).
+WAVELENGTH_UNIT = "Angstrom"

@@ -1,0 +1,99 @@
+"""The base model: weighted Bayesian reduced-rank regression (seed eq. 1–2).
+
+For star ``i`` with survey-1 flux ``F1_i`` and survey-2 flux ``F2_i``::
+
+    z_i    = beta_z @ F1_i                              (eq. 1, no intercept)
+    F2_i   ~ Normal(beta_F @ z_i + b_F, 1 / sqrt(ivar_i))   (eq. 2)
+    beta_z, beta_F ~ Normal(0, 1) elementwise
+    b_F    ~ Normal(b_F_prior_mean, 1) elementwise
+
+Pixels with ``ivar == 0`` are masked out of the likelihood.
+"""
+
+import jax.numpy as jnp
+import numpyro
+import numpyro.distributions as dist
+from numpyro import handlers
+
+from ..dims import APOGEE_PIXEL, LAMOST_PIXEL, LATENT, STAR
+
+__all__ = ["rrr_model", "DEFAULT_B_F_PRIOR_MEAN", "PARAM_SITES"]
+
+#: Default prior mean of ``b_F``: normalised flux sits near 1.
+DEFAULT_B_F_PRIOR_MEAN = 1.0
+#: The model's parameter sites, in the order results store them.
+PARAM_SITES = ("beta_z", "beta_F", "b_F")
+
+
+def decoder_priors(num_latent: int, num_lamost_pixels: int, *, b_F_prior_mean: float, dtype):
+    """Sample ``beta_F`` (lamost_pixel, latent) and ``b_F`` (lamost_pixel,)."""
+    zero = jnp.zeros((), dtype)
+    with numpyro.plate(LAMOST_PIXEL, num_lamost_pixels, dim=-2):
+        with numpyro.plate(LATENT, num_latent, dim=-1):
+            beta_F = numpyro.sample("beta_F", dist.Normal(zero, 1.0))
+    with numpyro.plate(LAMOST_PIXEL, num_lamost_pixels, dim=-1):
+        b_F = numpyro.sample("b_F", dist.Normal(zero + b_F_prior_mean, 1.0))
+    return beta_F, b_F
+
+
+def lamost_likelihood(mu, lamost_ivar, lamost_flux):
+    """Observe ``lamost_flux`` ~ Normal(mu, 1/sqrt(ivar)), masking ``ivar == 0``.
+
+    Must be called inside the ``star`` plate (dim -2). Masked pixels get a
+    finite placeholder flux and unit scale so no NaN or inf reaches a gradient.
+    """
+    good = lamost_ivar > 0
+    scale = jnp.where(good, jnp.sqrt(1.0 / jnp.where(good, lamost_ivar, 1.0)), 1.0)
+    obs = None if lamost_flux is None else jnp.where(good, lamost_flux, mu)
+    with numpyro.plate(LAMOST_PIXEL, lamost_ivar.shape[-1], dim=-1), handlers.mask(mask=good):
+        return numpyro.sample("lamost_flux", dist.Normal(mu, scale), obs=obs)
+
+
+def rrr_model(
+    apogee_flux,
+    lamost_ivar,
+    lamost_flux=None,
+    *,
+    num_latent: int,
+    b_F_prior_mean: float = DEFAULT_B_F_PRIOR_MEAN,
+    subsample_size: int | None = None,
+):
+    """Seed eq. 1–2 as a NumPyro model.
+
+    Parameters
+    ----------
+    apogee_flux : array, shape (num_stars, num_apogee_pixels)
+        Survey-1 flux ``F1``, finite everywhere.
+    lamost_ivar : array, shape (num_stars, num_lamost_pixels)
+        Survey-2 inverse variance; ``0`` marks a bad pixel (masked out).
+    lamost_flux : array, shape (num_stars, num_lamost_pixels), optional
+        Observed survey-2 flux ``F2``. ``None`` (default) draws it, which gives
+        the prior (or posterior) predictive.
+    num_latent : int
+        Dimension ``c`` of ``z``.
+    b_F_prior_mean : float
+        Prior mean of every element of ``b_F`` (default 1.0; 0.0 gives the
+        all-``Normal(0, 1)`` prior of the seed's eq. 2).
+    subsample_size : int, optional
+        Minibatch size along the ``star`` plate; the likelihood is rescaled.
+
+    Sites
+    -----
+    beta_z : (latent, apogee_pixel); beta_F : (lamost_pixel, latent);
+    b_F : (lamost_pixel,); z : deterministic (star, latent);
+    lamost_flux : (star, lamost_pixel), observed.
+    """
+    num_stars, num_apogee_pixels = apogee_flux.shape
+    dtype = apogee_flux.dtype
+    zero = jnp.zeros((), dtype)
+    with numpyro.plate(LATENT, num_latent, dim=-2):
+        with numpyro.plate(APOGEE_PIXEL, num_apogee_pixels, dim=-1):
+            beta_z = numpyro.sample("beta_z", dist.Normal(zero, 1.0))
+    beta_F, b_F = decoder_priors(
+        num_latent, lamost_ivar.shape[-1], b_F_prior_mean=b_F_prior_mean, dtype=dtype
+    )
+    with numpyro.plate(STAR, num_stars, subsample_size=subsample_size, dim=-2) as idx:
+        z = numpyro.deterministic("z", apogee_flux[idx] @ beta_z.T)
+        mu = z @ beta_F.T + b_F
+        flux = None if lamost_flux is None else lamost_flux[idx]
+        lamost_likelihood(mu, lamost_ivar[idx], flux)
