@@ -13,6 +13,7 @@ __all__ = [
     "APOGEE_WAVELENGTH",
     "LAMOST_WAVELENGTH",
     "WAVELENGTH_UNIT",
+    "FIT_KIND",
 ]
 
 #: One star observed by both surveys.
@@ -31,3 +32,6 @@ APOGEE_WAVELENGTH = "apogee_wavelength"
 LAMOST_WAVELENGTH = "lamost_wavelength"
 #: Unit of every wavelength coordinate (vacuum wavelengths).
 WAVELENGTH_UNIT = "Angstrom"
+
+#: Root attribute ``kind`` of a fit file written by stereo-ppl.
+FIT_KIND = "stereo_ppl.fit"

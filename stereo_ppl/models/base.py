@@ -8,6 +8,11 @@ For star ``i`` with survey-1 flux ``F1_i`` and survey-2 flux ``F2_i``::
     b_F    ~ Normal(b_F_prior_mean, 1) elementwise
 
 Pixels with ``ivar == 0`` are masked out of the likelihood.
+
+Plates are named by :mod:`stereo_ppl.dims`: ``star`` (dim -2), ``lamost_pixel``
+and ``latent`` (dim -1, never nested, so every plate keeps one dim as
+autoguides require). The trailing axis of ``beta_z`` (``apogee_pixel``) and of
+``beta_F`` (``latent``) are event dimensions.
 """
 
 import jax.numpy as jnp
@@ -15,7 +20,7 @@ import numpyro
 import numpyro.distributions as dist
 from numpyro import handlers
 
-from ..dims import APOGEE_PIXEL, LAMOST_PIXEL, LATENT, STAR
+from ..dims import LAMOST_PIXEL, LATENT, STAR
 
 __all__ = ["rrr_model", "DEFAULT_B_F_PRIOR_MEAN", "PARAM_SITES"]
 
@@ -28,10 +33,8 @@ PARAM_SITES = ("beta_z", "beta_F", "b_F")
 def decoder_priors(num_latent: int, num_lamost_pixels: int, *, b_F_prior_mean: float, dtype):
     """Sample ``beta_F`` (lamost_pixel, latent) and ``b_F`` (lamost_pixel,)."""
     zero = jnp.zeros((), dtype)
-    with numpyro.plate(LAMOST_PIXEL, num_lamost_pixels, dim=-2):
-        with numpyro.plate(LATENT, num_latent, dim=-1):
-            beta_F = numpyro.sample("beta_F", dist.Normal(zero, 1.0))
     with numpyro.plate(LAMOST_PIXEL, num_lamost_pixels, dim=-1):
+        beta_F = numpyro.sample("beta_F", dist.Normal(zero, 1.0).expand([num_latent]).to_event(1))
         b_F = numpyro.sample("b_F", dist.Normal(zero + b_F_prior_mean, 1.0))
     return beta_F, b_F
 
@@ -86,9 +89,10 @@ def rrr_model(
     num_stars, num_apogee_pixels = apogee_flux.shape
     dtype = apogee_flux.dtype
     zero = jnp.zeros((), dtype)
-    with numpyro.plate(LATENT, num_latent, dim=-2):
-        with numpyro.plate(APOGEE_PIXEL, num_apogee_pixels, dim=-1):
-            beta_z = numpyro.sample("beta_z", dist.Normal(zero, 1.0))
+    with numpyro.plate(LATENT, num_latent, dim=-1):
+        beta_z = numpyro.sample(
+            "beta_z", dist.Normal(zero, 1.0).expand([num_apogee_pixels]).to_event(1)
+        )
     beta_F, b_F = decoder_priors(
         num_latent, lamost_ivar.shape[-1], b_F_prior_mean=b_F_prior_mean, dtype=dtype
     )

@@ -1,0 +1,18 @@
+"""Command-line interface (``stereo-ppl``)."""
+
+import sys
+
+from ..errors import StereoPPLError
+from .app import app
+from .common import error_console
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Run the CLI; user mistakes print one line and exit with status 1."""
+    try:
+        app()
+    except StereoPPLError as exc:
+        error_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)

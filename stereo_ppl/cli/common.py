@@ -1,0 +1,49 @@
+"""Pieces shared by the command-line commands: console, options, tables."""
+
+import math
+import os
+
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import StereoPPLError
+
+__all__ = ["console", "error_console", "enable_x64", "parse_int_list", "print_summary"]
+
+console = Console()
+error_console = Console(stderr=True)
+
+
+def enable_x64(enabled: bool) -> None:
+    """Switch JAX to float64 (CLI only; the library never changes JAX's configuration)."""
+    if enabled or os.environ.get("JAX_ENABLE_X64", "").lower() in ("1", "true"):
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+
+
+def parse_int_list(text: str, *, what: str) -> list[int]:
+    """Parse ``"2,10,50"`` into ``[2, 10, 50]`` with a clear error."""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise StereoPPLError(f"{what} must be comma-separated integers, got {text!r}") from None
+    if not values:
+        raise StereoPPLError(f"{what} is empty")
+    return values
+
+
+def print_summary(rows: list[dict]) -> None:
+    """Print fit summaries (see :func:`stereo_ppl.compare.fit_summary`) as a table."""
+    table = Table(title="fits")
+    for key in rows[0]:
+        table.add_column(key, justify="right")
+    for row in rows:
+        table.add_row(*(_fmt(v) for v in row.values()))
+    console.print(table)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.6g}"
+    return str(value)

@@ -1,0 +1,65 @@
+"""Scores of a fit computed from its ``DataTree`` with NumPy alone."""
+
+import numpy as np
+import xarray as xr
+
+from ..inference.results import params_from_datatree
+
+__all__ = ["predict_lamost", "fit_summary"]
+
+
+def predict_lamost(params: dict, apogee_flux: np.ndarray) -> np.ndarray:
+    """Survey-2 flux predicted from survey-1 flux by eq. 1–2.
+
+    Parameters
+    ----------
+    params : dict
+        ``beta_z`` (latent, apogee_pixel), ``beta_F`` (lamost_pixel, latent),
+        ``b_F`` (lamost_pixel,).
+    apogee_flux : ndarray, shape (num_stars, num_apogee_pixels)
+
+    Returns
+    -------
+    ndarray, shape (num_stars, num_lamost_pixels)
+        ``beta_F @ (beta_z @ F1) + b_F`` for each star.
+    """
+    z = apogee_flux @ params["beta_z"].T
+    return z @ params["beta_F"].T + params["b_F"]
+
+
+def fit_summary(tree: xr.DataTree) -> dict:
+    """One row describing a fit: options, cost and held-out scores.
+
+    Returns
+    -------
+    dict
+        ``c``, ``method``, ``steps``, ``seconds``, ``train_log_joint`` and
+        ``heldout_log_joint`` (at the returned step), and
+        ``heldout_chi2_per_pixel``: mean of ``(F2 - F2_hat)^2 * ivar`` over the
+        usable pixels of held-out stars, with ``F2_hat`` predicted from F1
+        (1 means the prediction is as good as the noise allows).
+    """
+    const = tree["constant_data"]
+    heldout = np.asarray(const["heldout"].values, dtype=bool)
+    row = {
+        "c": int(tree.attrs["num_latent"]),
+        "method": str(tree.attrs["method"]),
+        "steps": int(tree.attrs.get("num_steps", 0)),
+        "seconds": float(tree.attrs.get("elapsed_seconds", np.nan)),
+        "train_log_joint": np.nan,
+        "heldout_log_joint": np.nan,
+        "heldout_chi2_per_pixel": np.nan,
+    }
+    if "log_joint" in tree.children:
+        trace = tree["log_joint"]
+        at = trace.sel(step=int(tree.attrs.get("best_step", trace["step"].values[-1])))
+        row["train_log_joint"] = float(at["train"])
+        row["heldout_log_joint"] = float(at["heldout"])
+    if heldout.any():
+        params = params_from_datatree(tree)
+        f1 = np.asarray(const["apogee_flux"].values[heldout], dtype=np.float64)
+        ivar = np.asarray(const["lamost_ivar"].values[heldout], dtype=np.float64)
+        flux = tree["observed_data"]["lamost_flux"].values[heldout]
+        resid = np.where(ivar > 0, flux - predict_lamost(params, f1), 0.0)
+        row["heldout_chi2_per_pixel"] = float((resid**2 * ivar).sum() / (ivar > 0).sum())
+    return row

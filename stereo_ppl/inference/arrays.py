@@ -1,0 +1,117 @@
+"""Arrays a fit needs, taken from a paired dataset, and the log joint."""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+from numpyro.infer.util import log_density
+
+from ..errors import FitConfigError
+from ..models import rrr_model
+
+__all__ = ["ModelData", "model_data", "log_joint_fn", "check_num_latent", "split_stars"]
+
+
+class ModelData(NamedTuple):
+    """The model's inputs for a set of stars, in JAX's default float dtype.
+
+    Attributes
+    ----------
+    apogee_flux : jax.Array, shape (num_stars, num_apogee_pixels)
+    lamost_ivar : jax.Array, shape (num_stars, num_lamost_pixels)
+    lamost_flux : jax.Array, shape (num_stars, num_lamost_pixels)
+        Zero where ``lamost_ivar == 0`` (never NaN).
+
+    The field order is the positional order of :func:`~stereo_ppl.models.rrr_model`,
+    so ``rrr_model(*data, ...)`` works.
+    """
+
+    apogee_flux: jax.Array
+    lamost_ivar: jax.Array
+    lamost_flux: jax.Array
+
+    @property
+    def num_stars(self) -> int:
+        return self.apogee_flux.shape[0]
+
+    def take(self, index) -> "ModelData":
+        """The same arrays for the stars ``index`` (int array, shape (k,))."""
+        return ModelData(*(a[np.asarray(index)] for a in self))
+
+
+def model_data(paired: xr.Dataset) -> ModelData:
+    """Convert a (validated) paired dataset into model inputs.
+
+    Bad pixels (``lamost_ivar == 0``) get flux 0 so no NaN reaches the model.
+    The dtype is JAX's default float (float32 unless x64 is enabled).
+    """
+    dtype = jnp.result_type(float)
+    ivar = np.asarray(paired["lamost_ivar"].values)
+    flux = np.where(ivar > 0, paired["lamost_flux"].values, 0.0)
+    return ModelData(
+        jnp.asarray(paired["apogee_flux"].values, dtype=dtype),
+        jnp.asarray(ivar, dtype=dtype),
+        jnp.asarray(flux, dtype=dtype),
+    )
+
+
+def check_num_latent(num_latent: int, num_train: int, num_apogee_pixels: int) -> None:
+    """Raise :class:`FitConfigError` unless ``1 <= num_latent <= min(num_train, P1)``."""
+    limit = min(num_train, num_apogee_pixels)
+    if not isinstance(num_latent, int | np.integer) or not 1 <= num_latent <= limit:
+        raise FitConfigError(
+            f"c (num_latent) must be an integer from 1 to {limit} "
+            f"(the number of training stars or APOGEE pixels); got {num_latent!r}"
+        )
+
+
+def split_stars(rng_key, num_stars: int, heldout_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Split star indices at random into training and held-out sets.
+
+    Parameters
+    ----------
+    rng_key : jax.Array
+        PRNG key.
+    num_stars : int
+        Number of stars.
+    heldout_fraction : float
+        Fraction in ``[0, 1)`` of stars held out, rounded to the nearest star.
+
+    Returns
+    -------
+    train, heldout : ndarray of int, shapes (num_train,), (num_heldout,)
+        Sorted star indices.
+    """
+    if not 0.0 <= heldout_fraction < 1.0:
+        raise FitConfigError(f"holdout fraction must be in [0, 1); got {heldout_fraction}")
+    num_heldout = int(round(heldout_fraction * num_stars))
+    perm = np.asarray(jax.random.permutation(rng_key, num_stars))
+    return np.sort(perm[num_heldout:]), np.sort(perm[:num_heldout])
+
+
+def log_joint_fn(*, num_latent: int, b_F_prior_mean: float):
+    """A jitted ``f(params, data) -> log joint`` of the base model.
+
+    The log joint is the log prior of ``params`` plus the log likelihood of
+    every star in ``data`` (the seed study's definition for held-out stars).
+
+    Parameters
+    ----------
+    num_latent : int
+        ``c``.
+    b_F_prior_mean : float
+        Prior mean of ``b_F``.
+
+    Returns
+    -------
+    callable
+        ``(params: dict, data: ModelData) -> scalar``.
+    """
+
+    def log_joint(params, data):
+        kwargs = {"num_latent": num_latent, "b_F_prior_mean": b_F_prior_mean}
+        return log_density(rrr_model, tuple(data), kwargs, params)[0]
+
+    return jax.jit(log_joint)

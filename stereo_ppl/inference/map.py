@@ -1,0 +1,213 @@
+"""MAP by stochastic optimisation: SVI with ``AutoDelta`` and optax AdamW."""
+
+import time
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from numpyro.infer import SVI, Trace_ELBO
+from numpyro.infer.autoguide import AutoDelta
+from numpyro.infer.initialization import init_to_value
+
+from ..errors import FitConfigError
+from ..models import DEFAULT_B_F_PRIOR_MEAN, rrr_model
+from .arrays import ModelData, check_num_latent, log_joint_fn
+from .progress import progress_bar
+
+__all__ = ["LogJointTrace", "MapResult", "fit_map", "initial_params"]
+
+
+class LogJointTrace(NamedTuple):
+    """Log joint recorded during a fit (the seed's Fig. 1).
+
+    Attributes
+    ----------
+    step : ndarray of int, shape (num_records,)
+        Optimisation step after which each value was recorded (0 = start).
+    train, heldout : ndarray of float, shape (num_records,)
+        Log prior plus log likelihood of the training / held-out stars;
+        ``heldout`` is NaN when no star is held out.
+    """
+
+    step: np.ndarray
+    train: np.ndarray
+    heldout: np.ndarray
+
+
+class MapResult(NamedTuple):
+    """Result of :func:`fit_map`.
+
+    Attributes
+    ----------
+    params : dict of str to ndarray
+        ``beta_z`` (latent, apogee_pixel), ``beta_F`` (lamost_pixel, latent),
+        ``b_F`` (lamost_pixel,) at the best recorded step.
+    trace : LogJointTrace
+        Log joint every ``eval_every`` steps.
+    best_step : int
+        Step of the returned parameters (best held-out log joint, or best
+        training log joint when nothing is held out).
+    num_steps : int
+        Steps taken (fewer than asked when stopped early).
+    stopped_early : bool
+        Whether the held-out log joint stopped improving.
+    elapsed : float
+        Wall-clock seconds of the optimisation.
+    """
+
+    params: dict
+    trace: LogJointTrace
+    best_step: int
+    num_steps: int
+    stopped_early: bool
+    elapsed: float
+
+
+def initial_params(rng_key, data: ModelData, *, num_latent: int, init_scale: float = 0.01):
+    """A starting point for stochastic optimisation.
+
+    ``beta_z`` and ``beta_F`` are small Gaussian draws (all zeros is a saddle
+    point) and ``b_F`` is the ivar-weighted mean survey-2 flux per pixel.
+
+    Returns
+    -------
+    dict
+        ``beta_z`` (c, P1), ``beta_F`` (P2, c), ``b_F`` (P2,) in the data's dtype.
+    """
+    key_z, key_f = jax.random.split(rng_key)
+    num_apogee_pixels = data.apogee_flux.shape[1]
+    num_lamost_pixels = data.lamost_flux.shape[1]
+    dtype = data.apogee_flux.dtype
+    weight = data.lamost_ivar.sum(0)
+    mean = (data.lamost_ivar * data.lamost_flux).sum(0) / jnp.where(weight > 0, weight, 1.0)
+    return {
+        "beta_z": init_scale
+        * jax.random.normal(key_z, (num_latent, num_apogee_pixels), dtype)
+        / jnp.sqrt(num_apogee_pixels),
+        "beta_F": init_scale * jax.random.normal(key_f, (num_lamost_pixels, num_latent), dtype),
+        "b_F": jnp.where(weight > 0, mean, 1.0).astype(dtype),
+    }
+
+
+def fit_map(
+    rng_key,
+    train: ModelData,
+    heldout: ModelData | None = None,
+    *,
+    num_latent: int,
+    num_steps: int = 20_000,
+    learning_rate: float = 1e-3,
+    weight_decay: float = 0.0,
+    batch_size: int | None = None,
+    b_F_prior_mean: float = DEFAULT_B_F_PRIOR_MEAN,
+    eval_every: int = 100,
+    patience: int | None = 20,
+    init_params: dict | None = None,
+    progress: bool = False,
+) -> MapResult:
+    """MAP estimate of the base model by SVI with ``AutoDelta`` and AdamW.
+
+    Parameters
+    ----------
+    rng_key : jax.Array
+        PRNG key (initialisation and minibatch draws).
+    train : ModelData
+        Training stars, arrays of shape (num_train, ...).
+    heldout : ModelData, optional
+        Held-out stars, scored every ``eval_every`` steps and used for early
+        stopping and for choosing the returned step.
+    num_latent : int
+        ``c``, the length of ``z``.
+    num_steps : int
+        Largest number of optimisation steps.
+    learning_rate, weight_decay : float
+        Options of :func:`optax.adamw`. The prior already regularises, so
+        the decoupled weight decay defaults to 0.
+    batch_size : int, optional
+        Stars per minibatch (``subsample_size`` of the ``star`` plate);
+        default all training stars.
+    b_F_prior_mean : float
+        Prior mean of ``b_F``.
+    eval_every : int
+        Steps between log-joint records (and early-stopping checks).
+    patience : int, optional
+        Stop when the monitored log joint has not improved for this many
+        records; ``None`` never stops early.
+    init_params : dict, optional
+        Starting ``beta_z``, ``beta_F``, ``b_F``; default :func:`initial_params`.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    MapResult
+    """
+    check_num_latent(num_latent, train.num_stars, train.apogee_flux.shape[1])
+    if num_steps < 1 or eval_every < 1:
+        raise FitConfigError(f"steps ({num_steps}) and eval_every ({eval_every}) must be >= 1")
+    if batch_size is not None and not 1 <= batch_size <= train.num_stars:
+        raise FitConfigError(
+            f"batch size must be between 1 and the {train.num_stars} training stars; "
+            f"got {batch_size}"
+        )
+    key_init, key_svi = jax.random.split(rng_key)
+    if init_params is None:
+        init_params = initial_params(key_init, train, num_latent=num_latent)
+    model = partial(rrr_model, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean)
+    guide = AutoDelta(model, init_loc_fn=init_to_value(values=init_params))
+    svi = SVI(model, guide, optax.adamw(learning_rate, weight_decay=weight_decay), Trace_ELBO())
+    subsample = None if batch_size in (None, train.num_stars) else batch_size
+    state = svi.init(key_svi, *train, subsample_size=subsample)
+
+    @partial(jax.jit, static_argnums=1)
+    def advance(state, length):
+        def step(state, _):
+            return svi.update(state, *train, subsample_size=subsample)[0], None
+
+        return jax.lax.scan(step, state, None, length=length)[0]
+
+    log_joint = log_joint_fn(num_latent=num_latent, b_F_prior_mean=b_F_prior_mean)
+
+    def record(state):
+        params = guide.median(svi.get_params(state))
+        scores = [float(log_joint(params, data)) if data else np.nan for data in (train, heldout)]
+        return params, scores
+
+    use_heldout = heldout is not None and heldout.num_stars > 0
+    params, scores = record(state)
+    steps, records = [0], [scores]
+    best = (scores[use_heldout], 0, params)
+    since_best, done, stopped = 0, 0, False
+    start = time.perf_counter()
+    with progress_bar(num_steps, enabled=progress, description=f"MAP c={num_latent}") as bar:
+        while done < num_steps:
+            length = min(eval_every, num_steps - done)
+            state = advance(state, length)
+            done += length
+            params, scores = record(state)
+            steps.append(done)
+            records.append(scores)
+            bar.update(length, train=scores[0], heldout=scores[1])
+            if scores[use_heldout] > best[0]:
+                best, since_best = (scores[use_heldout], done, params), 0
+            else:
+                since_best += 1
+            if not np.isfinite(scores[0]):
+                raise FloatingPointError(
+                    f"log joint became {scores[0]} at step {done}; lower the learning rate"
+                )
+            if patience is not None and since_best >= patience:
+                stopped = True
+                break
+    records = np.asarray(records, dtype=np.float64)
+    return MapResult(
+        params={k: np.asarray(v) for k, v in best[2].items()},
+        trace=LogJointTrace(np.asarray(steps), records[:, 0], records[:, 1]),
+        best_step=best[1],
+        num_steps=done,
+        stopped_early=stopped,
+        elapsed=time.perf_counter() - start,
+    )

@@ -1,0 +1,155 @@
+"""Fit results as an ArviZ ``DataTree`` (no file I/O here).
+
+Layout of a fit (groups and variables):
+
+================ ================================================================
+group            variables (dims)
+================ ================================================================
+posterior        beta_z (chain, draw, latent, apogee_pixel),
+                 beta_F (chain, draw, lamost_pixel, latent),
+                 b_F (chain, draw, lamost_pixel), z (chain, draw, star, latent)
+observed_data    lamost_flux (star, lamost_pixel)
+constant_data    apogee_flux (star, apogee_pixel), lamost_ivar (star, lamost_pixel),
+                 apogee_ivar where known, heldout (star) bool
+log_joint        train, heldout (step): the log joint recorded during the fit
+================ ================================================================
+
+A MAP fit has one chain and one draw. Root attributes: ``stereo_ppl_version``,
+``num_latent``, ``method``, ``seed``, ``b_F_prior_mean``, ``config`` (JSON).
+The saved ``beta_z``, ``beta_F``, ``b_F`` mean exactly what eq. 1–2 say on
+the stored ``apogee_flux``: ``F2_hat = beta_F @ (beta_z @ F1) + b_F``.
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import arviz_base
+import numpy as np
+import numpyro
+import xarray as xr
+
+from .._version import __version__
+from ..dims import APOGEE_PIXEL, FIT_KIND, LAMOST_PIXEL, LATENT, STAR, STEP
+from ..models import PARAM_SITES
+
+__all__ = ["fit_datatree", "params_from_datatree"]
+
+_PARAM_DIMS = {
+    "beta_z": (LATENT, APOGEE_PIXEL),
+    "beta_F": (LAMOST_PIXEL, LATENT),
+    "b_F": (LAMOST_PIXEL,),
+}
+_SAMPLE_DIMS = ("chain", "draw")
+
+
+def fit_datatree(
+    paired: xr.Dataset,
+    params: Mapping[str, np.ndarray],
+    *,
+    heldout: np.ndarray,
+    method: str,
+    seed: int | None,
+    config: Mapping[str, Any],
+    log_joint: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    attrs: Mapping[str, Any] | None = None,
+) -> xr.DataTree:
+    """Assemble a fit's ``DataTree``.
+
+    Parameters
+    ----------
+    paired : xarray.Dataset
+        The paired dataset that was fitted (all stars, training and held out).
+    params : mapping
+        ``beta_z`` (chain, draw, latent, apogee_pixel), ``beta_F`` (chain, draw,
+        lamost_pixel, latent), ``b_F`` (chain, draw, lamost_pixel). Arrays
+        without the two sample axes are taken as one draw (MAP).
+    heldout : ndarray of int, shape (num_heldout,)
+        Indices of the held-out stars.
+    method : str
+        ``"map"``, ``"exact"``, ``"vi"``, ...
+    seed : int or None
+        Seed of the fit's PRNG key.
+    config : mapping
+        The options of the fit (stored as JSON in the ``config`` attribute).
+    log_joint : (step, train, heldout), optional
+        Arrays of shape (num_records,) from the optimisation trace.
+    attrs : mapping, optional
+        More root attributes (solver iterations, gradient norm, ...).
+
+    Returns
+    -------
+    xarray.DataTree
+    """
+    draws = {}
+    for name in PARAM_SITES:
+        value = np.asarray(params[name])
+        if value.ndim == len(_PARAM_DIMS[name]):
+            value = value[None, None]
+        draws[name] = value
+    num_latent = draws["beta_z"].shape[-2]
+    f1 = np.asarray(paired["apogee_flux"].values, dtype=draws["beta_z"].dtype)
+    draws["z"] = np.einsum("sp,cdkp->cdsk", f1, draws["beta_z"])
+    dims = {**_PARAM_DIMS, "z": (STAR, LATENT)}
+
+    star_coords = paired[STAR].coords
+    posterior = xr.Dataset(
+        {name: (_SAMPLE_DIMS + dims[name], value) for name, value in draws.items()},
+        coords={
+            "chain": np.arange(draws["b_F"].shape[0]),
+            "draw": np.arange(draws["b_F"].shape[1]),
+            LATENT: np.arange(num_latent),
+            **paired[APOGEE_PIXEL].coords,
+            **paired[LAMOST_PIXEL].coords,
+            **star_coords,
+        },
+    )
+    is_heldout = np.zeros(paired.sizes[STAR], dtype=bool)
+    is_heldout[np.asarray(heldout, dtype=int)] = True
+    constant = paired.drop_vars("lamost_flux").assign(
+        heldout=(STAR, is_heldout, {"long_name": "star held out of the fit"})
+    )
+    library = arviz_base.make_attrs(inference_library=numpyro)
+    groups = {
+        "posterior": posterior.assign_attrs(library),
+        "observed_data": paired[["lamost_flux"]].assign_attrs(library),
+        "constant_data": constant.assign_attrs(library),
+    }
+    if log_joint is not None:
+        step, train, held = (np.asarray(a) for a in log_joint)
+        groups["log_joint"] = xr.Dataset(
+            {
+                "train": (STEP, train, {"long_name": "log prior + log likelihood, training stars"}),
+                "heldout": (STEP, held, {"long_name": "log prior + log likelihood, held-out stars"}),
+            },
+            coords={STEP: step},
+        )
+    tree = xr.DataTree.from_dict(groups)
+    tree.attrs = {
+        "kind": FIT_KIND,
+        "stereo_ppl_version": __version__,
+        "num_latent": num_latent,
+        "method": method,
+        "seed": -1 if seed is None else int(seed),
+        "config": json.dumps(dict(config), sort_keys=True, default=str),
+        "num_heldout": int(is_heldout.sum()),
+        **arviz_base.make_attrs(),
+        **dict(attrs or {}),
+    }
+    return tree
+
+
+def params_from_datatree(tree: xr.DataTree, *, chain: int = 0, draw: int = 0) -> dict:
+    """The eq. 1–2 parameters of one draw of a fit, as NumPy arrays.
+
+    Returns
+    -------
+    dict
+        ``beta_z`` (latent, apogee_pixel), ``beta_F`` (lamost_pixel, latent),
+        ``b_F`` (lamost_pixel,).
+    """
+    posterior = tree["posterior"]
+    return {
+        name: np.asarray(posterior[name].isel(chain=chain, draw=draw).values)
+        for name in PARAM_SITES
+    }
