@@ -19,9 +19,8 @@ _WAVELENGTH = {APOGEE_PIXEL: APOGEE_WAVELENGTH, LAMOST_PIXEL: LAMOST_WAVELENGTH}
 
 def describe_star(ds: xr.Dataset, index: int) -> str:
     """Name star ``index`` of ``ds`` by position and by its survey ids."""
-    parts = [f"star {index}"]
     ids = [f"{name}={ds[name].values[index]}" for name in ("apogee_id", "obsid") if name in ds.coords]
-    return f"{parts[0]} ({', '.join(ids)})" if ids else parts[0]
+    return f"star {index} ({', '.join(ids)})" if ids else f"star {index}"
 
 
 def describe_pixel(ds: xr.Dataset, dim: str, index: int) -> str:
@@ -93,7 +92,7 @@ def validate_paired(ds: xr.Dataset) -> xr.Dataset:
             raise PairedDataError(f"paired dataset has no coordinate {id_name!r}")
         values, counts = np.unique(ds[id_name].values, return_counts=True)
         if np.any(counts > 1):
-            dup = values[counts > 1][0]
+            dup = values[counts > 1][0].item()
             stars = np.flatnonzero(ds[id_name].values == dup).tolist()
             raise PairedDataError(f"duplicate {id_name} {dup!r} at stars {stars}")
 
