@@ -30,11 +30,15 @@ class LogJointTrace(NamedTuple):
     train, heldout : ndarray of float, shape (num_records,)
         Log prior plus log likelihood of the training / held-out stars;
         ``heldout`` is NaN when no star is held out.
+    seconds : ndarray of float, shape (num_records,)
+        Wall-clock seconds since the optimisation started (the first interval
+        includes compilation).
     """
 
     step: np.ndarray
     train: np.ndarray
     heldout: np.ndarray
+    seconds: np.ndarray
 
 
 class MapResult(NamedTuple):
@@ -177,11 +181,11 @@ def fit_map(
         return params, scores
 
     use_heldout = heldout is not None and heldout.num_stars > 0
+    start = time.perf_counter()
     params, scores = record(state)
-    steps, records = [0], [scores]
+    steps, records, seconds = [0], [scores], [0.0]
     best = (scores[use_heldout], 0, params)
     since_best, done, stopped = 0, 0, False
-    start = time.perf_counter()
     with progress_bar(num_steps, enabled=progress, description=f"MAP c={num_latent}") as bar:
         while done < num_steps:
             length = min(eval_every, num_steps - done)
@@ -190,6 +194,7 @@ def fit_map(
             params, scores = record(state)
             steps.append(done)
             records.append(scores)
+            seconds.append(time.perf_counter() - start)
             bar.update(length, train=scores[0], heldout=scores[1])
             if scores[use_heldout] > best[0]:
                 best, since_best = (scores[use_heldout], done, params), 0
@@ -205,7 +210,7 @@ def fit_map(
     records = np.asarray(records, dtype=np.float64)
     return MapResult(
         params={k: np.asarray(v) for k, v in best[2].items()},
-        trace=LogJointTrace(np.asarray(steps), records[:, 0], records[:, 1]),
+        trace=LogJointTrace(np.asarray(steps), records[:, 0], records[:, 1], np.asarray(seconds)),
         best_step=best[1],
         num_steps=done,
         stopped_early=stopped,

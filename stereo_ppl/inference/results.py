@@ -11,7 +11,7 @@ posterior        beta_z (chain, draw, latent, apogee_pixel),
 observed_data    lamost_flux (star, lamost_pixel)
 constant_data    apogee_flux (star, apogee_pixel), lamost_ivar (star, lamost_pixel),
                  apogee_ivar where known, heldout (star) bool
-log_joint        train, heldout (step): the log joint recorded during the fit
+log_joint        train, heldout, seconds (step): the log joint recorded during the fit
 ================ ================================================================
 
 A MAP fit has one chain and one draw. Root attributes: ``stereo_ppl_version``,
@@ -51,7 +51,7 @@ def fit_datatree(
     method: str,
     seed: int | None,
     config: Mapping[str, Any],
-    log_joint: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    log_joint: tuple[np.ndarray, ...] | None = None,
     attrs: Mapping[str, Any] | None = None,
 ) -> xr.DataTree:
     """Assemble a fit's ``DataTree``.
@@ -72,7 +72,7 @@ def fit_datatree(
         Seed of the fit's PRNG key.
     config : mapping
         The options of the fit (stored as JSON in the ``config`` attribute).
-    log_joint : (step, train, heldout), optional
+    log_joint : (step, train, heldout, seconds), optional
         Arrays of shape (num_records,) from the optimisation trace.
     attrs : mapping, optional
         More root attributes (solver iterations, gradient norm, ...).
@@ -116,11 +116,12 @@ def fit_datatree(
         "constant_data": constant.assign_attrs(library),
     }
     if log_joint is not None:
-        step, train, held = (np.asarray(a) for a in log_joint)
+        step, train, held, seconds = (np.asarray(a) for a in log_joint)
         groups["log_joint"] = xr.Dataset(
             {
                 "train": (STEP, train, {"long_name": "log prior + log likelihood, training stars"}),
                 "heldout": (STEP, held, {"long_name": "log prior + log likelihood, held-out stars"}),
+                "seconds": (STEP, seconds, {"long_name": "wall-clock time since start", "units": "s"}),
             },
             coords={STEP: step},
         )
