@@ -26,26 +26,37 @@ def main() -> None:
 
     start = time.perf_counter()
     paired = make_builtin(args.seed, num_stars=args.num_stars).paired
-    print(f"built-in dataset: {args.num_stars} stars in {time.perf_counter() - start:.1f} s; "
-          f"{platform.processor() or platform.machine()}, jax {jax.__version__} "
-          f"on {jax.devices()[0].platform}, dtype {jax.numpy.zeros(()).dtype}")
+    print(
+        f"built-in dataset: {args.num_stars} stars in {time.perf_counter() - start:.1f} s; "
+        f"{platform.processor() or platform.machine()}, jax {jax.__version__} "
+        f"on {jax.devices()[0].platform}, dtype {jax.numpy.zeros(()).dtype}"
+    )
     num_train = round(0.8 * args.num_stars)
-    header = (f"{'c':>4} {'batch':>6} {'steps':>6} {'s/1000 steps':>13} "
-              f"{'heldout log joint':>18} {'heldout chi2/px':>16}")
+    header = (
+        f"{'c':>4} {'batch':>6} {'steps':>6} {'s/1000 steps':>13} "
+        f"{'heldout log joint':>18} {'heldout chi2/px':>16}"
+    )
     print(header)
     print("-" * len(header))
     for c in (int(v) for v in args.c.split(",")):
         for batch in (None, max(1, num_train // 10)):
             tree = fit(
-                jax.random.key(args.seed), paired, num_latent=c, num_steps=args.steps,
-                batch_size=batch, eval_every=max(1, args.steps // 20), patience=None,
+                jax.random.key(args.seed),
+                paired,
+                num_latent=c,
+                num_steps=args.steps,
+                batch_size=batch,
+                eval_every=max(1, args.steps // 20),
+                patience=None,
             )
             row = fit_summary(tree)
             trace = tree["log_joint"]  # skip the first interval: it includes compilation
             steps, seconds = trace["step"].values, trace["seconds"].values
             per_1000 = 1000 * (seconds[-1] - seconds[1]) / (steps[-1] - steps[1])
-            print(f"{c:>4} {batch or 'all':>6} {row['steps']:>6} {per_1000:>13.2f} "
-                  f"{row['heldout_log_joint']:>18.6g} {row['heldout_chi2_per_pixel']:>16.4f}")
+            print(
+                f"{c:>4} {batch or 'all':>6} {row['steps']:>6} {per_1000:>13.2f} "
+                f"{row['heldout_log_joint']:>18.6g} {row['heldout_chi2_per_pixel']:>16.4f}"
+            )
 
 
 if __name__ == "__main__":

@@ -17,10 +17,13 @@ app = typer.Typer(
     add_completion=False,
 )
 
-Seed = Annotated[int, typer.Option("--seed", help="Seed of the PRNG key (split, init, minibatches).")]
+Seed = Annotated[
+    int, typer.Option("--seed", help="Seed of the PRNG key (split, init, minibatches).")
+]
 Steps = Annotated[int, typer.Option("--steps", help="Largest number of AdamW steps per fit.")]
 BatchSize = Annotated[
-    int | None, typer.Option("--batch-size", help="Stars per minibatch (default: all training stars).")
+    int | None,
+    typer.Option("--batch-size", help="Stars per minibatch (default: all training stars)."),
 ]
 Holdout = Annotated[
     float, typer.Option("--holdout-fraction", help="Fraction of stars held out and scored.")
@@ -38,7 +41,9 @@ def fit(
     holdout_fraction: Holdout = 0.2,
     steps: Steps = 20_000,
     batch_size: BatchSize = None,
-    learning_rate: Annotated[float, typer.Option("--learning-rate", help="AdamW step size.")] = 1e-3,
+    learning_rate: Annotated[
+        float, typer.Option("--learning-rate", help="AdamW step size.")
+    ] = 1e-3,
     eval_every: Annotated[
         int, typer.Option("--eval-every", help="Steps between log-joint records.")
     ] = 100,
@@ -57,9 +62,17 @@ def fit(
 
     data = load_paired(paired)
     tree = run_fit(
-        jax.random.key(seed), data, num_latent=c, method=method, seed=seed,
-        heldout_fraction=holdout_fraction, progress=True, num_steps=steps,
-        batch_size=batch_size, learning_rate=learning_rate, eval_every=eval_every,
+        jax.random.key(seed),
+        data,
+        num_latent=c,
+        method=method,
+        seed=seed,
+        heldout_fraction=holdout_fraction,
+        progress=True,
+        num_steps=steps,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        eval_every=eval_every,
         b_F_prior_mean=b_f_prior_mean,
     )
     save_fit(tree, out)
@@ -87,6 +100,11 @@ def demo(
     from .demo import run_demo
 
     run_demo(
-        out, num_stars=num_stars, num_latents=parse_int_list(c, what="-c"), seed=seed,
-        num_steps=steps, batch_size=batch_size, heldout_fraction=holdout_fraction,
+        out,
+        num_stars=num_stars,
+        num_latents=parse_int_list(c, what="-c"),
+        seed=seed,
+        num_steps=steps,
+        batch_size=batch_size,
+        heldout_fraction=holdout_fraction,
     )

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from ..errors import StereoPPLError
 
-__all__ = ["console", "error_console", "enable_x64", "parse_int_list", "print_summary"]
+__all__ = ["console", "enable_x64", "error_console", "parse_int_list", "print_summary"]
 
 console = Console()
 error_console = Console(stderr=True)

@@ -48,8 +48,14 @@ def run_demo(
     trees, rows = [], []
     for c in num_latents:
         tree = fit(
-            key, survey.paired, num_latent=c, method="map", seed=seed,
-            heldout_fraction=heldout_fraction, num_steps=num_steps, batch_size=batch_size,
+            key,
+            survey.paired,
+            num_latent=c,
+            method="map",
+            seed=seed,
+            heldout_fraction=heldout_fraction,
+            num_steps=num_steps,
+            batch_size=batch_size,
             progress=True,
         )
         path = save_fit(tree, out / f"fit_c{c:03d}.nc")

@@ -7,13 +7,13 @@ here from their published log-linear definitions; nothing is read from disk.
 import numpy as np
 
 __all__ = [
-    "log_linear_grid",
+    "APOGEE_CHIPS",
+    "APOGEE_NUM_PIXELS",
+    "LAMOST_NUM_PIXELS",
+    "apogee_chip_mask",
     "apogee_grid",
     "lamost_grid",
-    "apogee_chip_mask",
-    "APOGEE_NUM_PIXELS",
-    "APOGEE_CHIPS",
-    "LAMOST_NUM_PIXELS",
+    "log_linear_grid",
 ]
 
 #: Length of the APOGEE aspcapStar/apStar grid.

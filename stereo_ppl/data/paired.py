@@ -94,9 +94,7 @@ def make_paired(
     lamost_flux = np.asarray(lamost_flux)
     for name, arr in (("apogee_flux", apogee_flux), ("lamost_flux", lamost_flux)):
         if arr.ndim != 2:
-            raise PairedDataError(
-                f"{name} must be 2-D (star, pixel); got shape {arr.shape}"
-            )
+            raise PairedDataError(f"{name} must be 2-D (star, pixel); got shape {arr.shape}")
     num_stars = apogee_flux.shape[0]
     star_pair = (STAR, APOGEE_PIXEL)
     star_lamost = (STAR, LAMOST_PIXEL)
@@ -166,4 +164,3 @@ def make_paired(
     ds = xr.Dataset(data_vars, coords=coords, attrs=dict(attrs or {}))
     validate_paired(ds)
     return ds
-

@@ -6,7 +6,7 @@ import xarray as xr
 from ..dims import APOGEE_PIXEL, APOGEE_WAVELENGTH, LAMOST_PIXEL, LAMOST_WAVELENGTH, STAR
 from ..errors import PairedDataError
 
-__all__ = ["validate_paired", "check_same_grid", "describe_star", "describe_pixel"]
+__all__ = ["check_same_grid", "describe_pixel", "describe_star", "validate_paired"]
 
 _REQUIRED = {
     "apogee_flux": (STAR, APOGEE_PIXEL),
@@ -19,7 +19,9 @@ _WAVELENGTH = {APOGEE_PIXEL: APOGEE_WAVELENGTH, LAMOST_PIXEL: LAMOST_WAVELENGTH}
 
 def describe_star(ds: xr.Dataset, index: int) -> str:
     """Name star ``index`` of ``ds`` by position and by its survey ids."""
-    ids = [f"{name}={ds[name].values[index]}" for name in ("apogee_id", "obsid") if name in ds.coords]
+    ids = [
+        f"{name}={ds[name].values[index]}" for name in ("apogee_id", "obsid") if name in ds.coords
+    ]
     return f"star {index} ({', '.join(ids)})" if ids else f"star {index}"
 
 
@@ -28,7 +30,8 @@ def describe_pixel(ds: xr.Dataset, dim: str, index: int) -> str:
     wl_name = _WAVELENGTH.get(dim)
     if wl_name in ds.coords:
         wl = ds[wl_name]
-        return f"{dim} {index} ({wl_name}={float(wl.values[index]):.3f} {wl.attrs.get('units', '')})".rstrip()
+        unit = wl.attrs.get("units", "")
+        return f"{dim} {index} ({wl_name}={float(wl.values[index]):.3f} {unit})".replace(" )", ")")
     return f"{dim} {index}"
 
 
@@ -96,7 +99,7 @@ def validate_paired(ds: xr.Dataset) -> xr.Dataset:
             stars = np.flatnonzero(ds[id_name].values == dup).tolist()
             raise PairedDataError(f"duplicate {id_name} {dup!r} at stars {stars}")
 
-    for ivar_name, flux_name in (("lamost_ivar", "lamost_flux"), ("apogee_ivar", "apogee_flux")):
+    for ivar_name in ("lamost_ivar", "apogee_ivar"):
         if ivar_name not in ds:
             continue
         ivar = ds[ivar_name].values
@@ -105,11 +108,17 @@ def validate_paired(ds: xr.Dataset) -> xr.Dataset:
     ivar = ds["lamost_ivar"].values
     flux = ds["lamost_flux"].values
     _fail_at(
-        ds, "lamost_flux", ~np.isfinite(flux) & (ivar > 0), "is NaN or inf where lamost_ivar > 0",
+        ds,
+        "lamost_flux",
+        ~np.isfinite(flux) & (ivar > 0),
+        "is NaN or inf where lamost_ivar > 0",
         "; set lamost_ivar = 0 there to mark the pixel bad",
     )
     _fail_at(
-        ds, "apogee_flux", ~np.isfinite(ds["apogee_flux"].values), "is NaN or inf",
+        ds,
+        "apogee_flux",
+        ~np.isfinite(ds["apogee_flux"].values),
+        "is NaN or inf",
         "; every survey-1 pixel enters z = beta_z @ F1, so drop that pixel or star",
     )
     empty = ~np.any(ivar > 0, axis=1)

@@ -11,7 +11,7 @@ from numpyro.infer.util import log_density
 from ..errors import FitConfigError
 from ..models import rrr_model
 
-__all__ = ["ModelData", "model_data", "log_joint_fn", "check_num_latent", "split_stars"]
+__all__ = ["ModelData", "check_num_latent", "log_joint_fn", "model_data", "split_stars"]
 
 
 class ModelData(NamedTuple):
@@ -86,7 +86,7 @@ def split_stars(rng_key, num_stars: int, heldout_fraction: float) -> tuple[np.nd
     """
     if not 0.0 <= heldout_fraction < 1.0:
         raise FitConfigError(f"holdout fraction must be in [0, 1); got {heldout_fraction}")
-    num_heldout = int(round(heldout_fraction * num_stars))
+    num_heldout = round(heldout_fraction * num_stars)
     perm = np.asarray(jax.random.permutation(rng_key, num_stars))
     return np.sort(perm[num_heldout:]), np.sort(perm[:num_heldout])
 

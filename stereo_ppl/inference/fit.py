@@ -8,7 +8,7 @@ from .arrays import check_num_latent, model_data, split_stars
 from .map import fit_map
 from .results import fit_datatree
 
-__all__ = ["fit", "METHODS"]
+__all__ = ["METHODS", "fit"]
 
 #: Fitting methods :func:`fit` knows.
 METHODS = ("map",)
@@ -61,8 +61,12 @@ def fit(
     check_num_latent(num_latent, len(train), paired.sizes["apogee_pixel"])
     data = model_data(paired)
     result = fit_map(
-        key_fit, data.take(train), data.take(heldout),
-        num_latent=num_latent, progress=progress, **options,
+        key_fit,
+        data.take(train),
+        data.take(heldout),
+        num_latent=num_latent,
+        progress=progress,
+        **options,
     )
     config = {"num_latent": num_latent, "heldout_fraction": heldout_fraction, **options}
     attrs = {
@@ -73,6 +77,12 @@ def fit(
         "b_F_prior_mean": float(options.get("b_F_prior_mean", DEFAULT_B_F_PRIOR_MEAN)),
     }
     return fit_datatree(
-        paired, result.params, heldout=heldout, method=method, seed=seed,
-        config=config, log_joint=tuple(result.trace), attrs=attrs,
+        paired,
+        result.params,
+        heldout=heldout,
+        method=method,
+        seed=seed,
+        config=config,
+        log_joint=tuple(result.trace),
+        attrs=attrs,
     )

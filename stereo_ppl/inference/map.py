@@ -15,6 +15,7 @@ from numpyro.infer.initialization import init_to_value
 from ..errors import FitConfigError
 from ..models import DEFAULT_B_F_PRIOR_MEAN, rrr_model
 from .arrays import ModelData, check_num_latent, log_joint_fn
+from .init import rrr_init
 from .progress import progress_bar
 
 __all__ = ["LogJointTrace", "MapResult", "fit_map", "initial_params"]
@@ -109,7 +110,7 @@ def fit_map(
     b_F_prior_mean: float = DEFAULT_B_F_PRIOR_MEAN,
     eval_every: int = 100,
     patience: int | None = 20,
-    init_params: dict | None = None,
+    init: str | dict = "rrr",
     progress: bool = False,
 ) -> MapResult:
     """MAP estimate of the base model by SVI with ``AutoDelta`` and AdamW.
@@ -140,8 +141,11 @@ def fit_map(
     patience : int, optional
         Stop when the monitored log joint has not improved for this many
         records; ``None`` never stops early.
-    init_params : dict, optional
-        Starting ``beta_z``, ``beta_F``, ``b_F``; default :func:`initial_params`.
+    init : {"rrr", "random"} or dict
+        Starting point: ``"rrr"`` (default) the unweighted reduced-rank
+        regression of :func:`~stereo_ppl.inference.init.rrr_init`, ``"random"``
+        small random values (:func:`initial_params`), or a dict of
+        ``beta_z``, ``beta_F``, ``b_F`` arrays.
     progress : bool
         Show a progress bar.
 
@@ -158,8 +162,14 @@ def fit_map(
             f"got {batch_size}"
         )
     key_init, key_svi = jax.random.split(rng_key)
-    if init_params is None:
+    if init == "rrr":
+        init_params = rrr_init(train, num_latent=num_latent)
+    elif init == "random":
         init_params = initial_params(key_init, train, num_latent=num_latent)
+    elif isinstance(init, dict):
+        init_params = init
+    else:
+        raise FitConfigError(f"init must be 'rrr', 'random' or a dict of parameters; got {init!r}")
     model = partial(rrr_model, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean)
     guide = AutoDelta(model, init_loc_fn=init_to_value(values=init_params))
     svi = SVI(model, guide, optax.adamw(learning_rate, weight_decay=weight_decay), Trace_ELBO())

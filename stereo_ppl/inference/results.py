@@ -120,8 +120,16 @@ def fit_datatree(
         groups["log_joint"] = xr.Dataset(
             {
                 "train": (STEP, train, {"long_name": "log prior + log likelihood, training stars"}),
-                "heldout": (STEP, held, {"long_name": "log prior + log likelihood, held-out stars"}),
-                "seconds": (STEP, seconds, {"long_name": "wall-clock time since start", "units": "s"}),
+                "heldout": (
+                    STEP,
+                    held,
+                    {"long_name": "log prior + log likelihood, held-out stars"},
+                ),
+                "seconds": (
+                    STEP,
+                    seconds,
+                    {"long_name": "wall-clock time since start", "units": "s"},
+                ),
             },
             coords={STEP: step},
         )

@@ -22,7 +22,7 @@ from numpyro import handlers
 
 from ..dims import LAMOST_PIXEL, LATENT, STAR
 
-__all__ = ["rrr_model", "DEFAULT_B_F_PRIOR_MEAN", "PARAM_SITES"]
+__all__ = ["DEFAULT_B_F_PRIOR_MEAN", "PARAM_SITES", "rrr_model"]
 
 #: Default prior mean of ``b_F``: normalised flux sits near 1.
 DEFAULT_B_F_PRIOR_MEAN = 1.0

@@ -29,7 +29,10 @@ def plot_log_joint(fits: Sequence[xr.DataTree], *, per_star: bool = True):
     for tree in fits:
         trace = tree["log_joint"]
         num_heldout = int(tree.attrs["num_heldout"])
-        counts = {"train": tree["constant_data"].sizes["star"] - num_heldout, "heldout": num_heldout}
+        counts = {
+            "train": tree["constant_data"].sizes["star"] - num_heldout,
+            "heldout": num_heldout,
+        }
         for ax, name in zip(axes, ("train", "heldout"), strict=True):
             values = trace[name].values
             if per_star and counts[name]:

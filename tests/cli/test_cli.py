@@ -16,7 +16,9 @@ def run_cli(*args):
     """Run ``python -m stereo_ppl ARGS`` as a user would; return the finished process."""
     return subprocess.run(
         [sys.executable, "-m", "stereo_ppl", *map(str, args)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -28,8 +30,14 @@ def test_demo_writes_paired_fits_figure_and_summary(tmp_path):
     )
     assert result.exit_code == 0, result.output
     names = {p.name for p in out.iterdir()}
-    assert {"PAIRED.nc", "TRUTH.nc", "fit_c002.nc", "fit_c004.nc", "log_joint.png",
-            "summary.csv"} <= names
+    assert {
+        "PAIRED.nc",
+        "TRUTH.nc",
+        "fit_c002.nc",
+        "fit_c004.nc",
+        "log_joint.png",
+        "summary.csv",
+    } <= names
     assert not [n for n in names if n.endswith(".tmp")]
     paired = load_paired(out / "PAIRED.nc")
     assert paired.sizes["star"] == 60
@@ -44,15 +52,29 @@ def test_fit_command_writes_a_fit(tmp_path):
     paired = save_paired(small_paired(0, num_stars=30), tmp_path / "PAIRED.nc")
     out = tmp_path / "FIT.nc"
     result = runner.invoke(
-        app, ["fit", str(paired), "-c", "2", "--out", str(out), "--steps", "100",
-              "--seed", "5", "--holdout-fraction", "0.3", "--batch-size", "10"],
+        app,
+        [
+            "fit",
+            str(paired),
+            "-c",
+            "2",
+            "--out",
+            str(out),
+            "--steps",
+            "100",
+            "--seed",
+            "5",
+            "--holdout-fraction",
+            "0.3",
+            "--batch-size",
+            "10",
+        ],
     )
     assert result.exit_code == 0, result.output
     fit = load_fit(out)
     assert fit.attrs["seed"] == 5 and fit.attrs["num_heldout"] == 9
     assert fit["posterior"].sizes["latent"] == 2
-    xr.testing.assert_equal(fit["observed_data"]["lamost_flux"],
-                            load_paired(paired)["lamost_flux"])
+    xr.testing.assert_equal(fit["observed_data"]["lamost_flux"], load_paired(paired)["lamost_flux"])
 
 
 @pytest.mark.parametrize(
@@ -60,8 +82,10 @@ def test_fit_command_writes_a_fit(tmp_path):
     [
         (["fit", "{tmp}/missing.nc", "-c", "2", "--out", "{tmp}/f.nc"], "missing.nc: no such file"),
         (["fit", "{paired}", "-c", "0", "--out", "{tmp}/f.nc"], "c (num_latent) must be"),
-        (["fit", "{paired}", "-c", "2", "--out", "{tmp}/f.nc", "--method", "nuts"],
-         "unknown method 'nuts'"),
+        (
+            ["fit", "{paired}", "-c", "2", "--out", "{tmp}/f.nc", "--method", "nuts"],
+            "unknown method 'nuts'",
+        ),
         (["demo", "--out", "{tmp}/d", "-c", "2,x"], "-c must be comma-separated integers"),
     ],
 )

@@ -66,17 +66,39 @@ def _with(name, index, value):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        (_with("lamost_flux", (2, 3), np.nan), r"lamost_flux is NaN or inf .* star 2 \(apogee_id=2M00000002, obsid=12\), lamost_pixel 3 \(lamost_wavelength=7750"),
+        (
+            _with("lamost_flux", (2, 3), np.nan),
+            r"lamost_flux is NaN or inf .* star 2 \(apogee_id=2M00000002, obsid=12\), "
+            r"lamost_pixel 3 \(lamost_wavelength=7750",
+        ),
         (_with("lamost_flux", (1, 0), np.inf), r"lamost_flux .* star 1 .*lamost_pixel 0"),
         (_with("lamost_ivar", (4, 1), -1.0), r"lamost_ivar is negative at star 4 .*lamost_pixel 1"),
-        (_with("lamost_ivar", (0, 2), np.nan), r"lamost_ivar is not finite at star 0 .*lamost_pixel 2"),
-        (_with("apogee_flux", (3, 5), np.nan), r"apogee_flux is NaN or inf at star 3 .*apogee_pixel 5"),
+        (
+            _with("lamost_ivar", (0, 2), np.nan),
+            r"lamost_ivar is not finite at star 0 .*lamost_pixel 2",
+        ),
+        (
+            _with("apogee_flux", (3, 5), np.nan),
+            r"apogee_flux is NaN or inf at star 3 .*apogee_pixel 5",
+        ),
         (_with("lamost_ivar", (5, slice(None)), 0.0), r"lamost_ivar is 0 at every pixel of star 5"),
-        (_kwargs(apogee_id=["a", "b", "c", "a", "e", "f"]), r"duplicate apogee_id 'a' at stars \[0, 3\]"),
+        (
+            _kwargs(apogee_id=["a", "b", "c", "a", "e", "f"]),
+            r"duplicate apogee_id 'a' at stars \[0, 3\]",
+        ),
         (_kwargs(obsid=[1, 2, 3, 4, 4, 6]), r"duplicate obsid 4 at stars \[3, 4\]"),
-        (_kwargs(lamost_wavelength=np.linspace(3700, 9100, 6)), r"lamost_wavelength has shape \(6,\), expected \(5,\)"),
-        (_kwargs(lamost_ivar=np.ones((6, 4))), r"lamost_ivar has shape \(6, 4\), expected \(6, 5\)"),
-        (_kwargs(lamost_wavelength=np.array([1.0, 3.0, 2.0, 4.0, 5.0])), r"lamost_wavelength is not strictly increasing at lamost_pixel 2"),
+        (
+            _kwargs(lamost_wavelength=np.linspace(3700, 9100, 6)),
+            r"lamost_wavelength has shape \(6,\), expected \(5,\)",
+        ),
+        (
+            _kwargs(lamost_ivar=np.ones((6, 4))),
+            r"lamost_ivar has shape \(6, 4\), expected \(6, 5\)",
+        ),
+        (
+            _kwargs(lamost_wavelength=np.array([1.0, 3.0, 2.0, 4.0, 5.0])),
+            r"lamost_wavelength is not strictly increasing at lamost_pixel 2",
+        ),
         (_kwargs(apogee_flux=np.ones(8)), r"apogee_flux must be 2-D"),
     ],
 )

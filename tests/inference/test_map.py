@@ -16,8 +16,13 @@ def test_map_recovers_noiseless_rank3_flux_within_noise():
     paired = small_paired(0, num_stars=80, num_apogee=40, num_lamost=30, rank=3, noise=noise)
     data = model_data(paired)
     result = fit_map(
-        jax.random.key(1), data, num_latent=3, num_steps=4000, learning_rate=1e-2,
-        eval_every=250, patience=None,
+        jax.random.key(1),
+        data,
+        num_latent=3,
+        num_steps=4000,
+        learning_rate=1e-2,
+        eval_every=250,
+        patience=None,
     )
     predicted = predict_lamost(result.params, arrays["apogee_flux"])
     rms = np.sqrt(np.mean((predicted - arrays["lamost_flux_true"]) ** 2))
@@ -33,8 +38,14 @@ def test_heldout_trace_early_stop_and_best_step():
     train, heldout = split_stars(jax.random.key(0), 40, 0.25)
     assert len(heldout) == 10 and not set(train) & set(heldout)
     result = fit_map(
-        jax.random.key(2), data.take(train), data.take(heldout), num_latent=2,
-        num_steps=20_000, learning_rate=3e-2, eval_every=50, patience=5,
+        jax.random.key(2),
+        data.take(train),
+        data.take(heldout),
+        num_latent=2,
+        num_steps=20_000,
+        learning_rate=3e-2,
+        eval_every=50,
+        patience=5,
     )
     trace = result.trace
     assert trace.step[0] == 0 and np.all(np.diff(trace.step) == 50)
@@ -51,8 +62,9 @@ def test_fit_is_deterministic_for_a_seed():
         for _ in range(2)
     ]
     for name in ("beta_z", "beta_F", "b_F"):
-        assert_allclose(trees[0]["posterior"][name].values, trees[1]["posterior"][name].values,
-                        rtol=0, atol=0)
+        assert_allclose(
+            trees[0]["posterior"][name].values, trees[1]["posterior"][name].values, rtol=0, atol=0
+        )
     other = fit(jax.random.key(8), paired, num_latent=2, num_steps=200, eval_every=100)
     assert not np.array_equal(other["posterior"]["b_F"].values, trees[0]["posterior"]["b_F"].values)
 

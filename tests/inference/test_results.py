@@ -72,12 +72,12 @@ def test_failed_write_leaves_no_file(tmp_path):
 
 
 def test_loading_bad_files_names_the_file(tmp_path):
-    with pytest.raises(StereoPPLError, match="missing.nc: no such file"):
+    with pytest.raises(StereoPPLError, match=r"missing\.nc: no such file"):
         load_fit(tmp_path / "missing.nc")
     junk = tmp_path / "junk.nc"
     junk.write_bytes(b"not a netcdf file")
-    with pytest.raises(StereoPPLError, match="junk.nc: cannot be read"):
+    with pytest.raises(StereoPPLError, match=r"junk\.nc: cannot be read"):
         load_paired(junk)
     paired_path = save_paired(small_paired(6, num_stars=10), tmp_path / "p.nc")
-    with pytest.raises(StereoPPLError, match="p.nc: not a stereo-ppl fit"):
+    with pytest.raises(StereoPPLError, match=r"p\.nc: not a stereo-ppl fit"):
         load_fit(paired_path)

@@ -61,8 +61,11 @@ def test_prior_predictive_shapes_and_plates():
     assert draws["lamost_flux"].shape == (4, 7, 5)
     assert draws["lamost_flux"].dtype == default_float()
     trace = handlers.trace(handlers.seed(rrr_model, 0)).get_trace(f1, ivar, num_latent=3)
-    plates = {name: [f.name for f in site["cond_indep_stack"]] for name, site in trace.items()
-              if site["type"] == "sample"}
+    plates = {
+        name: [f.name for f in site["cond_indep_stack"]]
+        for name, site in trace.items()
+        if site["type"] == "sample"
+    }
     assert plates["lamost_flux"] == [LAMOST_PIXEL, STAR]
     assert plates["beta_z"] == [LATENT]
     assert plates["b_F"] == [LAMOST_PIXEL]

@@ -1,0 +1,24 @@
+"""Built-in synthetic datasets with known truth.
+
+:func:`make_builtin` generates a realistic paired APOGEE × LAMOST dataset:
+red-giant labels, physics-like spectra computed from them with fixed line
+lists, survey-like noise, LAMOST bad pixels and unflagged LAMOST artefacts
+(:data:`ARTEFACT_CODES`), with the truth in a second dataset.
+"""
+
+from .artefacts import ARTEFACT_CODES
+from .builtin import BuiltinSurvey, make_builtin
+from .labels import LABEL_NAMES, LABEL_UNITS
+from .linelist import LINELIST_SEED
+from .spectra import apogee_true_flux, lamost_true_flux
+
+__all__ = [
+    "ARTEFACT_CODES",
+    "LABEL_NAMES",
+    "LABEL_UNITS",
+    "LINELIST_SEED",
+    "BuiltinSurvey",
+    "apogee_true_flux",
+    "lamost_true_flux",
+    "make_builtin",
+]
