@@ -17,7 +17,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --nbmake tests notebooks
 	JAX_ENABLE_X64=1 $(BIN)/python -m pytest -m core
 
 bench: $(STAMP)

@@ -1,5 +1,39 @@
-"""stereo-ppl: learn how the same stars look to two spectroscopic surveys."""
+"""stereo-ppl: learn how the same stars look to two spectroscopic surveys.
+
+The main entry points, re-exported here::
+
+    make_builtin   the built-in paired survey with truth
+    make_paired    build a paired dataset from arrays (validated)
+    rrr_model      the base NumPyro model (seed eq. 1–2)
+    fit            fit a paired dataset, returning an ArviZ DataTree
+    save_fit, load_fit, save_paired, load_paired   netCDF files
+    params_from_datatree, predict_lamost            use a fit with NumPy
+"""
 
 from ._version import __version__
+from .compare import fit_summary, predict_lamost
+from .data import make_paired, validate_paired
+from .datasets import make_builtin
+from .errors import FitConfigError, PairedDataError, StereoPPLError
+from .inference import fit, params_from_datatree
+from .io import load_fit, load_paired, save_fit, save_paired
+from .models import rrr_model
 
-__all__ = ["__version__"]
+__all__ = [
+    "FitConfigError",
+    "PairedDataError",
+    "StereoPPLError",
+    "__version__",
+    "fit",
+    "fit_summary",
+    "load_fit",
+    "load_paired",
+    "make_builtin",
+    "make_paired",
+    "params_from_datatree",
+    "predict_lamost",
+    "rrr_model",
+    "save_fit",
+    "save_paired",
+    "validate_paired",
+]

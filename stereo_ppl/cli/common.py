@@ -37,10 +37,19 @@ def print_summary(rows: list[dict]) -> None:
     """Print fit summaries (see :func:`stereo_ppl.compare.fit_summary`) as a table."""
     table = Table(title="fits")
     for key in rows[0]:
-        table.add_column(key, justify="right")
+        table.add_column(_HEADERS.get(key, key), justify="right")
     for row in rows:
         table.add_row(*(_fmt(v) for v in row.values()))
     console.print(table)
+
+
+_HEADERS = {
+    "seconds": "time [s]",
+    "train_log_joint": "train log joint",
+    "heldout_log_joint": "held-out log joint",
+    "heldout_chi2_per_pixel": "held-out χ²/px",
+    "heldout_chi2_median": "median χ²",
+}
 
 
 def _fmt(value) -> str:

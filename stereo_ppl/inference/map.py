@@ -105,6 +105,7 @@ def fit_map(
     num_latent: int,
     num_steps: int = 20_000,
     learning_rate: float = 1e-3,
+    decay_to: float | None = 0.1,
     weight_decay: float = 0.0,
     batch_size: int | None = None,
     b_F_prior_mean: float = DEFAULT_B_F_PRIOR_MEAN,
@@ -131,6 +132,10 @@ def fit_map(
     learning_rate, weight_decay : float
         Options of :func:`optax.adamw`. The prior already regularises, so
         the decoupled weight decay defaults to 0.
+    decay_to : float, optional
+        The step size follows a cosine decay from ``learning_rate`` to
+        ``decay_to * learning_rate`` at ``num_steps`` (which damps Adam's late
+        spikes); ``None`` keeps it constant, as the seed study did.
     batch_size : int, optional
         Stars per minibatch (``subsample_size`` of the ``star`` plate);
         default all training stars.
@@ -172,7 +177,10 @@ def fit_map(
         raise FitConfigError(f"init must be 'rrr', 'random' or a dict of parameters; got {init!r}")
     model = partial(rrr_model, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean)
     guide = AutoDelta(model, init_loc_fn=init_to_value(values=init_params))
-    svi = SVI(model, guide, optax.adamw(learning_rate, weight_decay=weight_decay), Trace_ELBO())
+    schedule = learning_rate
+    if decay_to is not None:
+        schedule = optax.cosine_decay_schedule(learning_rate, num_steps, alpha=decay_to)
+    svi = SVI(model, guide, optax.adamw(schedule, weight_decay=weight_decay), Trace_ELBO())
     subsample = None if batch_size in (None, train.num_stars) else batch_size
     state = svi.init(key_svi, *train, subsample_size=subsample)
 

@@ -8,7 +8,10 @@ __all__ = ["plot_log_joint"]
 
 
 def plot_log_joint(fits: Sequence[xr.DataTree], *, per_star: bool = True):
-    """Plot the training and held-out log joint against step, one line per fit.
+    """Plot minus the training and held-out log joint against step, one line per fit.
+
+    The y axis is symmetric-logarithmic (minus the log joint of high-S/N
+    spectra spans orders of magnitude during a fit); lower is better.
 
     Parameters
     ----------
@@ -37,9 +40,11 @@ def plot_log_joint(fits: Sequence[xr.DataTree], *, per_star: bool = True):
             values = trace[name].values
             if per_star and counts[name]:
                 values = values / counts[name]
-            ax.plot(trace["step"].values, values, label=f"c = {int(tree.attrs['num_latent'])}")
+            label = f"c = {int(tree.attrs['num_latent'])}"
+            ax.plot(trace["step"].values, -values, marker=".", label=label)
     unit = " per star" if per_star else ""
     for ax, title in zip(axes, ("training stars", "held-out stars"), strict=True):
-        ax.set(title=title, xlabel="optimisation step", ylabel=f"log joint{unit}")
+        ax.set(title=title, xlabel="optimisation step", ylabel=f"−log joint{unit}")
+        ax.set_yscale("symlog", linthresh=1.0)
         ax.legend()
     return fig
