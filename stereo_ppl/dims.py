@@ -5,15 +5,15 @@ A plate in a model, a dimension in a saved file and a dimension in an
 """
 
 __all__ = [
-    "STAR",
     "APOGEE_PIXEL",
-    "LAMOST_PIXEL",
-    "LATENT",
-    "STEP",
     "APOGEE_WAVELENGTH",
-    "LAMOST_WAVELENGTH",
-    "WAVELENGTH_UNIT",
     "FIT_KIND",
+    "LAMOST_PIXEL",
+    "LAMOST_WAVELENGTH",
+    "LATENT",
+    "STAR",
+    "STEP",
+    "WAVELENGTH_UNIT",
 ]
 
 #: One star observed by both surveys.

@@ -1,6 +1,6 @@
 """Exceptions raised for user mistakes (bad input files, bad options)."""
 
-__all__ = ["StereoPPLError", "PairedDataError", "FitConfigError"]
+__all__ = ["FitConfigError", "PairedDataError", "StereoPPLError"]
 
 
 class StereoPPLError(Exception):

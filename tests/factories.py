@@ -4,7 +4,7 @@ import numpy as np
 
 from stereo_ppl.data import make_paired
 
-__all__ = ["small_paired", "low_rank_arrays"]
+__all__ = ["low_rank_arrays", "small_paired"]
 
 
 def low_rank_arrays(seed, *, num_stars=60, num_apogee=40, num_lamost=30, rank=3, noise=0.01):

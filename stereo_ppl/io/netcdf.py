@@ -16,7 +16,7 @@ from ..data.validate import validate_paired
 from ..dims import FIT_KIND
 from ..errors import StereoPPLError
 
-__all__ = ["atomic_write", "save_dataset", "save_paired", "load_paired", "save_fit", "load_fit"]
+__all__ = ["atomic_write", "load_fit", "load_paired", "save_dataset", "save_fit", "save_paired"]
 
 ENGINE = "h5netcdf"
 
