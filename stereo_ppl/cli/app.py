@@ -90,7 +90,7 @@ def demo(
     ] = 1100,
     c: Annotated[str, typer.Option("-c", help="Comma-separated latent sizes to fit.")] = "2,10,50",
     seed: Seed = 0,
-    steps: Steps = 3000,
+    steps: Steps = 2000,
     batch_size: BatchSize = None,
     holdout_fraction: Holdout = 0.2,
     x64: X64 = False,
