@@ -54,5 +54,5 @@ _HEADERS = {
 
 def _fmt(value) -> str:
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.6g}"
+        return "nan" if math.isnan(value) else f"{value:.5g}"
     return str(value)
