@@ -35,6 +35,7 @@ from ..dims import (
     STAR,
     WAVELENGTH_UNIT,
 )
+from ..errors import PairedDataError
 from .validate import validate_paired
 
 __all__ = ["make_paired"]
@@ -88,8 +89,6 @@ def make_paired(
     PairedDataError
         If any array is malformed; the message names the variable, star and pixel.
     """
-    from ..errors import PairedDataError
-
     apogee_flux = np.asarray(apogee_flux)
     lamost_flux = np.asarray(lamost_flux)
     for name, arr in (("apogee_flux", apogee_flux), ("lamost_flux", lamost_flux)):

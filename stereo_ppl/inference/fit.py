@@ -1,5 +1,6 @@
 """One entry point that fits a paired dataset and returns its ``DataTree``."""
 
+import jax
 import xarray as xr
 
 from ..errors import FitConfigError
@@ -54,8 +55,6 @@ def fit(
     """
     if method not in METHODS:
         raise FitConfigError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    import jax
-
     key_split, key_fit = jax.random.split(rng_key)
     train, heldout = split_stars(key_split, paired.sizes["star"], heldout_fraction)
     check_num_latent(num_latent, len(train), paired.sizes["apogee_pixel"])
