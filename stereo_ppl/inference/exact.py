@@ -1,0 +1,392 @@
+"""Exact MAP of the base model by second-order optimisation (issue 5 §1).
+
+The log joint of :func:`~stereo_ppl.models.rrr_model` is maximised over all
+parameters, not estimated stochastically. Three facts make this fast:
+
+1. **Row-space reduction.** With ``Normal(0, 1)`` priors the MAP ``beta_z``
+   lies in the row space of ``F1`` (``n << P1``): writing the thin SVD
+   ``F1 = U S V^T`` (rank ``r <= n``), ``beta_z = A V^T`` with ``A`` (c, r)
+   and ``||beta_z||^2 = ||A||^2``, while any part of ``beta_z`` orthogonal to
+   the rows of ``F1`` changes no ``z`` and only costs prior. The problem is
+   solved exactly in the ``r``-dimensional coordinates ``A`` and mapped back.
+2. **Closed-form decoder.** Given ``z``, every survey-2 pixel is an
+   independent ``(c + 1)``-dimensional weighted ridge regression for
+   ``(beta_F[p], b_F[p])``; given ``(beta_F, b_F)`` the problem is quadratic
+   in ``A``. Both are solved by conjugate gradients preconditioned with the
+   exact solution for separable weights ``ivar ~ kappa omega^T``
+   (a Kronecker factor for ``A``, one shared eigenbasis for all pixels).
+3. **Symmetries.** The likelihood is unchanged by ``z -> z M^T`` (and by
+   ``z -> z + 1 u^T`` when the constant lies in the row space), which
+   :func:`~.exact_linalg.balance` exploits exactly after every step.
+
+The solver starts from reduced-rank ridge regression, runs alternating
+(block) minimisation while it gains a lot, then trust-region Newton with
+Steihaug conjugate gradients on all parameters (Hessian-vector products,
+symmetry directions projected out), and stops when the Newton model predicts
+a relative gain below ``tol`` or the gradient falls below ``gtol`` times its
+starting value. In float32 the gradient cannot fall below the rounding of
+``beta_F z + b_F`` (about 1e-4..1e-3 of its starting value at seed size).
+"""
+
+import time
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..errors import FitConfigError, PairedDataError
+from ..models import DEFAULT_B_F_PRIOR_MEAN
+from . import exact_kernels as K
+from . import exact_linalg as L
+from .arrays import check_num_latent
+from .progress import progress_bar
+
+__all__ = ["ExactResult", "ExactTrace", "solve_exact"]
+
+_ALS_GAIN = 1e-3  # leave block minimisation when a sweep gains less (relative)
+_MAX_ALS = 25
+_MAX_CG = 150
+_ETA_ALS = 1e-3  # relative residual of the block solves
+_ETA_MIN = 0.0  # smallest Newton forcing term
+
+
+class ExactTrace(NamedTuple):
+    """Convergence record, one entry per iteration (0 = starting point).
+
+    Attributes
+    ----------
+    iteration : ndarray of int, shape (k,)
+    log_joint : ndarray of float, shape (k,)
+        Log joint of the training stars (working-dtype evaluation).
+    grad_norm : ndarray of float, shape (k,)
+        Norm of the gradient of the negative log joint with respect to all of
+        ``beta_z``, ``beta_F`` and ``b_F``.
+    elapsed : ndarray of float, shape (k,)
+        Seconds since :func:`solve_exact` was called (includes set-up and
+        compilation).
+    cg_iterations : ndarray of int, shape (k,)
+        Conjugate-gradient iterations spent in each iteration (the main cost:
+        each is a few products of (n, c) and (c, P2) matrices).
+    """
+
+    iteration: np.ndarray
+    log_joint: np.ndarray
+    grad_norm: np.ndarray
+    elapsed: np.ndarray
+    cg_iterations: np.ndarray
+
+
+class ExactResult(NamedTuple):
+    """Result of :func:`solve_exact`.
+
+    Attributes
+    ----------
+    params : dict of str to ndarray
+        ``beta_z`` (c, P1), ``beta_F`` (P2, c), ``b_F`` (P2,) in the dtype and
+        units of the inputs, in a canonical gauge: components ordered by
+        decreasing singular value of ``beta_F beta_z``, with the
+        largest-magnitude entry of each ``beta_F`` column positive.
+    log_joint : float
+        Log prior plus log likelihood of the given stars at ``params``
+        (evaluated in float64).
+    trace : ExactTrace
+    num_iterations : int
+        Outer iterations taken (block sweeps plus Newton steps).
+    grad_norm : float
+        Final gradient norm of the negative log joint with respect to all
+        parameters (float64 evaluation at ``params``); compare with
+        ``trace.grad_norm[0]``.
+    converged : bool
+        Whether ``tol`` or ``gtol`` was met (else ``max_iter`` was reached or
+        progress stalled at rounding level).
+    """
+
+    params: dict
+    log_joint: float
+    trace: ExactTrace
+    num_iterations: int
+    grad_norm: float
+    converged: bool
+
+
+def solve_exact(
+    rng_key,
+    apogee_flux,
+    lamost_flux,
+    lamost_ivar,
+    *,
+    num_latent: int,
+    b_F_prior_mean: float = DEFAULT_B_F_PRIOR_MEAN,
+    max_iter: int = 200,
+    tol: float | None = None,
+    gtol: float | None = None,
+    init: dict | None = None,
+    progress: bool = False,
+) -> ExactResult:
+    """MAP estimate of seed eq. 1–2 by exact (deterministic) optimisation.
+
+    Parameters
+    ----------
+    rng_key : jax.Array
+        PRNG key; only used to restart latent components that start at zero
+        (e.g. ``num_latent`` above the rank of the data), a saddle point.
+    apogee_flux : array, shape (n, P1)
+        Survey-1 flux ``F1``, finite. Its dtype sets the working dtype
+        (float64 only when JAX's x64 mode is on).
+    lamost_flux : array, shape (n, P2)
+        Survey-2 flux ``F2``; ignored (may be NaN) where ``lamost_ivar == 0``.
+    lamost_ivar : array, shape (n, P2)
+        Inverse variance, ``>= 0``; 0 masks a pixel.
+    num_latent : int
+        ``c``, from 1 to ``min(n, P1, P2)``.
+    b_F_prior_mean : float
+        Prior mean of ``b_F``.
+    max_iter : int
+        Largest number of outer iterations.
+    tol : float, optional
+        Stop when a Newton step predicts a log-joint gain below ``tol``
+        times ``|log joint|``. Default 1e-7 in float32, 1e-11 in float64.
+    gtol : float, optional
+        Stop when the gradient norm is below ``gtol`` times its value at the
+        start. Default 1e-5 in float32, 1e-9 in float64.
+    init : dict, optional
+        Starting ``beta_z``, ``beta_F``, ``b_F`` (only the row-space part of
+        ``beta_z`` is used); default reduced-rank ridge regression.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    ExactResult
+
+    Raises
+    ------
+    FitConfigError
+        Bad ``num_latent``, ``max_iter`` or ``init``.
+    PairedDataError
+        Mismatched shapes, non-finite ``F1`` or bad ``lamost_ivar``.
+    """
+    start = time.perf_counter()
+    f1, f2, ivar, dtype = _validated(apogee_flux, lamost_flux, lamost_ivar)
+    n, num_apogee = f1.shape
+    check_num_latent(num_latent, n, num_apogee)
+    if num_latent > f2.shape[1]:
+        raise FitConfigError(
+            f"c (num_latent) must not exceed the {f2.shape[1]} LAMOST pixels; got {num_latent}"
+        )
+    if max_iter < 0:
+        raise FitConfigError(f"max_iter must be >= 0; got {max_iter}")
+    is32 = np.finfo(dtype).eps > 1e-10
+    tol = (1e-7 if is32 else 1e-11) if tol is None else tol
+    gtol = (1e-5 if is32 else 1e-9) if gtol is None else gtol
+
+    kappa, omega = L.separable_weights(ivar)
+    space = L.row_space(f1, kappa)
+    b_mean = float(b_F_prior_mean)
+    start_params = _start(space, f2, ivar, kappa, omega, num_latent, init, f1.shape)
+    a, bf, b = L.balance(*start_params, space, b_prior_mean=b_mean)
+    a, bf = _revive(rng_key, a, bf)
+    data = K.Data(
+        *(jnp.asarray(x, dtype) for x in (space.design, ivar, f2, space.prior, space.gram)),
+        *(jnp.asarray(x, dtype) for x in (space.scale, kappa, omega, b_mean)),
+    )
+    good = ivar > 0
+    const = (
+        -0.5
+        * np.log(2 * np.pi)
+        * (num_latent * (num_apogee + f2.shape[1]) + f2.shape[1] + good.sum())
+        + 0.5 * np.log(ivar[good]).sum()
+    )
+    state = _State(space, data, b_mean, const, start)
+    p = state.to_device(a, bf, b)
+    with progress_bar(max_iter, enabled=progress, description=f"exact MAP c={num_latent}") as bar:
+        p, converged = _optimise(state, p, max_iter=max_iter, tol=tol, gtol=gtol, bar=bar)
+    a, bf, b = L.balance(*(np.asarray(x, np.float64) for x in p), space, b_prior_mean=b_mean)
+    params = {
+        "beta_z": ((a / space.scale) @ space.basis.T).astype(dtype),
+        "beta_F": bf.astype(dtype),
+        "b_F": b.astype(dtype),
+    }
+    log_joint, grad_norm = _log_joint_and_grad(params, f1, f2, ivar, b_mean)
+    trace = ExactTrace(*(np.asarray(v) for v in zip(*state.records, strict=True)))
+    return ExactResult(params, log_joint, trace, len(state.records) - 1, grad_norm, converged)
+
+
+class _State:
+    """Problem constants, the trace and host <-> device helpers."""
+
+    def __init__(self, space, data, b_mean, const, start):
+        self.space, self.data, self.b_mean = space, data, b_mean
+        self.const, self.start = const, start
+        self.records = []
+        self.dtype = data.design.dtype
+
+    def to_device(self, a, bf, b):
+        return K.Params(*(jnp.asarray(x, self.dtype) for x in (a, bf, b)))
+
+    def balanced(self, p):
+        host = (np.asarray(x, np.float64) for x in p)
+        return self.to_device(*L.balance(*host, self.space, b_prior_mean=self.b_mean))
+
+    def record(self, p, cg=0):
+        """Append a trace entry; return (f, grad norm)."""
+        f, g = K.objective(p, self.data)
+        gnorm = float(jnp.sqrt(jnp.sum((g.a * self.data.scale) ** 2) + _sq(g.bf) + _sq(g.b)))
+        f = float(f)
+        elapsed = time.perf_counter() - self.start
+        self.records.append((len(self.records), self.const - f, gnorm, elapsed, int(cg)))
+        return f, gnorm
+
+    def precond(self, p, *, vertical):
+        """Preconditioner pieces (float64 eigen-decompositions on the host)."""
+        cb, mc, zbar = (np.asarray(x, np.float64) for x in K.gram_pieces(p, self.data))
+        lam_c, vec_c = np.linalg.eigh(cb)
+        lam_t, vec_t = L.theta_eigen(mc, zbar, float(np.sum(self.data.kappa)))
+        c = cb.shape[0]
+        vert = np.zeros((self.space.design.shape[1], c + 1))
+        if vertical:
+            basis = L.vertical_basis(np.asarray(p.a, np.float64), self.space)
+            vert[:, : basis.shape[1]] = basis
+        parts = (np.maximum(lam_c, 0.0), vec_c, lam_t, vec_t, vert)
+        return K.Precond(*(jnp.asarray(x, self.dtype) for x in parts))
+
+
+def _sq(x):
+    return jnp.sum(x**2)
+
+
+def _optimise(state, p, *, max_iter, tol, gtol, bar):
+    """Block sweeps, then trust-region Newton. Returns (params, converged)."""
+    f, gnorm = state.record(p)
+    g0 = max(gnorm, 1e-300)
+    it = 0
+    while it < max_iter and it < _MAX_ALS:
+        p, cg_t, _ = K.theta_step(
+            p, state.precond(p, vertical=False), state.data, _ETA_ALS, _MAX_CG
+        )
+        p, cg_a, _ = K.a_step(p, state.precond(p, vertical=False), state.data, _ETA_ALS, _MAX_CG)
+        p = state.balanced(p)
+        f_new, gnorm = state.record(p, int(cg_t) + int(cg_a))
+        it += 1
+        bar.update(1, log_joint=state.const - f_new, grad=gnorm)
+        gain, f = (f - f_new) / abs(f_new), f_new
+        if gnorm <= gtol * g0:
+            return p, True
+        if gain < _ALS_GAIN:
+            break
+    delta, stall = -1.0, 0
+    while it < max_iter:
+        eta = min(0.5, max(_ETA_MIN, np.sqrt(gnorm / g0)))
+        pc = state.precond(p, vertical=True)
+        step, gx, xhx, cg, _, xnorm, rnorm = K.newton_step(p, pc, state.data, eta, delta, _MAX_CG)
+        gx, xhx, xnorm = float(gx), float(xhx), float(xnorm)
+        delta = float(rnorm) if delta < 0 else delta
+        interior = xnorm < 0.99 * delta
+        pred_full = -(gx + 0.5 * xhx)
+        accepted = False
+        for alpha in (1.0, 0.5, 0.25):
+            pred = -(alpha * gx + 0.5 * alpha**2 * xhx)
+            dec = float(K.decrease(p, jax.tree.map(lambda s, a=alpha: a * s, step), state.data))
+            if pred > 0 and dec > 0.1 * pred:
+                accepted = True
+                break
+        if accepted:
+            p = state.balanced(jax.tree.map(lambda u, s, a=alpha: u + a * s, p, step))
+            if alpha < 1.0:
+                delta = alpha * xnorm
+            elif dec > 0.75 * pred and not interior:
+                delta *= 2.0
+            elif dec < 0.25 * pred:
+                delta = 0.5 * xnorm
+        else:
+            delta = 0.25 * xnorm
+        f, gnorm = state.record(p, cg)
+        it += 1
+        bar.update(1, log_joint=state.const - f, grad=gnorm)
+        scale = abs(state.const - f)
+        if gnorm <= gtol * g0 or (interior and pred_full < tol * scale):
+            return p, True
+        stall = 0 if accepted and dec > tol * scale else stall + 1
+        if stall >= 5:
+            break
+    return p, False
+
+
+def _validated(apogee_flux, lamost_flux, lamost_ivar):
+    """Host float64 copies of the inputs and the working dtype."""
+    dtype = jax.dtypes.canonicalize_dtype(np.result_type(apogee_flux))
+    if not np.issubdtype(dtype, np.floating):
+        dtype = jax.dtypes.canonicalize_dtype(np.float64)
+    f1 = np.asarray(apogee_flux, np.float64)
+    f2 = np.asarray(lamost_flux, np.float64)
+    ivar = np.asarray(lamost_ivar, np.float64)
+    if f1.ndim != 2 or f2.shape != ivar.shape or f2.ndim != 2 or f2.shape[0] != f1.shape[0]:
+        raise PairedDataError(
+            "apogee_flux must be (n, P1) and lamost_flux, lamost_ivar (n, P2); got shapes "
+            f"{f1.shape}, {f2.shape}, {ivar.shape}"
+        )
+    if not np.isfinite(f1).all():
+        raise PairedDataError("apogee_flux must be finite everywhere")
+    if not (np.isfinite(ivar).all() and (ivar >= 0).all()):
+        raise PairedDataError("lamost_ivar must be finite and >= 0")
+    good = ivar > 0
+    if not np.isfinite(f2[good]).all():
+        raise PairedDataError("lamost_flux must be finite where lamost_ivar > 0")
+    return f1, np.where(good, f2, 0.0), ivar, dtype
+
+
+def _start(space, f2, ivar, kappa, omega, num_latent, init, f1_shape):
+    """Unbalanced starting ``(A_hat, beta_F, b_F)`` in float64."""
+    if init is None:
+        return L.ridge_rrr_init(space, f2, ivar, kappa, omega, num_latent=num_latent)
+    shapes = {
+        "beta_z": (num_latent, f1_shape[1]),
+        "beta_F": (f2.shape[1], num_latent),
+        "b_F": (f2.shape[1],),
+    }
+    arrays = {}
+    for name, shape in shapes.items():
+        value = np.asarray(init.get(name) if isinstance(init, dict) else None, np.float64)
+        if value.shape != shape:
+            raise FitConfigError(f"init[{name!r}] must have shape {shape}; got {value.shape}")
+        arrays[name] = value
+    a_hat = (arrays["beta_z"] @ space.basis) * space.scale
+    return a_hat, arrays["beta_F"], arrays["b_F"]
+
+
+def _revive(rng_key, a, bf):
+    """Give components that are exactly (or nearly) zero a small random start."""
+    norms = np.linalg.norm(bf, axis=0) * np.linalg.norm(a, axis=1)
+    dead = norms <= 1e-8 * norms.max(initial=0.0)
+    if not dead.any():
+        return a, bf
+    key_a, key_f = jax.random.split(rng_key)
+    live_a = np.abs(a[~dead]).mean() if (~dead).any() else 1.0
+    live_f = np.abs(bf[:, ~dead]).mean() if (~dead).any() else 1.0
+    noise_a = np.asarray(jax.random.normal(key_a, a.shape), np.float64)
+    noise_f = np.asarray(jax.random.normal(key_f, bf.shape), np.float64)
+    a, bf = a.copy(), bf.copy()
+    a[dead] = 1e-2 * live_a * noise_a[dead]
+    bf[:, dead] = 1e-2 * live_f * noise_f[:, dead]
+    return a, bf
+
+
+def _log_joint_and_grad(params, f1, f2, ivar, b_mean):
+    """Log joint and gradient norm in float64 at the (working-dtype) params."""
+    beta_z, beta_f, b_f = (np.asarray(params[k], np.float64) for k in ("beta_z", "beta_F", "b_F"))
+    good = ivar > 0
+    z = f1 @ beta_z.T
+    resid = np.where(good, f2 - z @ beta_f.T - b_f, 0.0)
+    e = ivar * resid
+    log_lik = -0.5 * np.sum(e * resid) + 0.5 * np.sum(np.log(ivar[good]))
+    log_lik -= 0.5 * np.log(2 * np.pi) * good.sum()
+    sizes = beta_z.size + beta_f.size + b_f.size
+    log_prior = -0.5 * (_sq64(beta_z) + _sq64(beta_f) + _sq64(b_f - b_mean))
+    log_prior -= 0.5 * np.log(2 * np.pi) * sizes
+    grads = (-(e @ beta_f).T @ f1 + beta_z, -e.T @ z + beta_f, -e.sum(0) + (b_f - b_mean))
+    return float(log_lik + log_prior), float(np.sqrt(sum(_sq64(g) for g in grads)))
+
+
+def _sq64(x):
+    return float(np.sum(x * x))
