@@ -64,30 +64,42 @@ class RowSpace(NamedTuple):
     shift: np.ndarray | None
 
 
-def separable_weights(ivar, *, iters=20):
-    """Best rank-one approximation ``ivar ~ kappa[:, None] * omega[None, :]``.
+def separable_weights(ivar, *, iters=30):
+    """Separable approximation ``ivar ~ kappa[:, None] * omega[None, :]``.
+
+    Fitted in log space over the unmasked entries (least squares of
+    ``log ivar``), so the ratio ``ivar / (kappa omega)``, which bounds the
+    spectrum of the preconditioned systems, stays close to one.
 
     Parameters
     ----------
     ivar : array, shape (n, P2)
         Non-negative inverse variances (0 = masked).
     iters : int
-        Power iterations.
+        Alternating sweeps.
 
     Returns
     -------
     kappa : array, shape (n,)
     omega : array, shape (P2,)
-        Non-negative factors (float64), balanced so both have the same norm.
+        Non-negative factors (float64); 0 for fully masked stars or pixels.
     """
     w = np.asarray(ivar, np.float64)
-    kappa = w.mean(axis=1) + 1e-300
-    omega = np.ones(w.shape[1])
+    good = w > 0
+    logw = np.log(np.where(good, w, 1.0))
+    count_star = good.sum(axis=1)
+    count_pix = good.sum(axis=0)
+    log_k = np.zeros(w.shape[0])
+    log_o = np.zeros(w.shape[1])
     for _ in range(iters):
-        omega = kappa @ w / (kappa @ kappa)
-        kappa = w @ omega / max(omega @ omega, 1e-300)
-    ratio = np.sqrt(max(np.linalg.norm(omega), 1e-300) / max(np.linalg.norm(kappa), 1e-300))
-    return np.maximum(kappa * ratio, 0.0), np.maximum(omega / ratio, 0.0)
+        log_o = np.where(good, logw - log_k[:, None], 0.0).sum(0) / np.maximum(count_pix, 1)
+        log_k = np.where(good, logw - log_o[None, :], 0.0).sum(1) / np.maximum(count_star, 1)
+    shift = 0.0
+    if good.any():
+        shift = 0.5 * (np.mean(log_k[count_star > 0]) - np.mean(log_o[count_pix > 0]))
+    kappa = np.where(count_star > 0, np.exp(log_k - shift), 0.0)
+    omega = np.where(count_pix > 0, np.exp(log_o + shift), 0.0)
+    return kappa, omega
 
 
 def row_space(apogee_flux, kappa):
