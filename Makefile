@@ -9,7 +9,7 @@ OUT    ?= demo_out
 $(STAMP): setup.cfg pyproject.toml requirements/constraints.txt
 	@PY=$$(scripts/find-python) && echo "using $$PY" && $$PY -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e '.[test,bench]'
 	@touch $@
 
 demo: $(STAMP)

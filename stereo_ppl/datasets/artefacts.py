@@ -183,13 +183,17 @@ def inject_artefacts(
     code = np.zeros(flux.shape, dtype=np.int8)
     wavelength = np.asarray(wavelength, dtype=np.float64)
     columns = _bad_columns(rng, flux, sigma, code, good, wavelength)
-    step_pixel, step_blue, step_red = _steps(rng, flux, sigma, code, good, wavelength,
-                                             step_fraction)
+    step_pixel, step_blue, step_red = _steps(
+        rng, flux, sigma, code, good, wavelength, step_fraction
+    )
     # the gain each pixel ended up with, so later artefacts scale like the flux
     index = np.arange(flux.shape[1])
     has = step_pixel >= 0
-    step_factor = np.where(has[:, None] & (index[None, :] >= step_pixel[:, None]),
-                           step_red[:, None], step_blue[:, None])
+    step_factor = np.where(
+        has[:, None] & (index[None, :] >= step_pixel[:, None]),
+        step_red[:, None],
+        step_blue[:, None],
+    )
     _sky(rng, flux, sigma, code, good, wavelength, step_factor)
     _cosmic_rays(rng, flux, sigma, code, good, step_factor)
     return Artefacts(flux, code, step_pixel, step_blue, step_red, columns)

@@ -58,13 +58,13 @@ def draw_labels(
         [Fe/H] (thin disk) with an α-rich thick disk.
     """
     thick = rng.uniform(size=num_stars) < 0.25
-    feh = _truncnorm(rng, np.where(thick, -0.45, -0.05), np.where(thick, 0.25, 0.2),
-                     *_FEH_RANGE)
+    feh = _truncnorm(rng, np.where(thick, -0.45, -0.05), np.where(thick, 0.25, 0.2), *_FEH_RANGE)
     alpha_mean = np.where(thick, 0.22 - 0.10 * (feh + 0.45), 0.03 - 0.08 * feh)
     alpha = _truncnorm(rng, alpha_mean, 0.03, *_ALPHA_RANGE)
 
-    kind = rng.choice(3, num_stars, p=[0.75 * (1 - dwarf_fraction), 0.25 * (1 - dwarf_fraction),
-                                       dwarf_fraction])
+    kind = rng.choice(
+        3, num_stars, p=[0.75 * (1 - dwarf_fraction), 0.25 * (1 - dwarf_fraction), dwarf_fraction]
+    )
     # giant branch: more stars at higher log g (luminosity function)
     logg = 1.0 + 2.5 * rng.uniform(size=num_stars) ** 0.7
     teff_mean = 4_600.0 + 330.0 * (logg - 2.2) - 280.0 * feh
@@ -97,11 +97,13 @@ def _apogee_ids(rng: np.random.Generator, n: int) -> np.ndarray:
     dec = rng.uniform(-10.0, 60.0, n)  # LAMOST footprint
     dec_ds = np.round(np.abs(dec) * 36_000).astype(np.int64)  # deciarcseconds
     sign = np.where(dec < 0, "-", "+")
-    return np.array([
-        f"2M{r // 360_000:02d}{r // 6_000 % 60:02d}{r % 6_000:04d}"
-        f"{s}{d // 36_000:02d}{d // 600 % 60:02d}{d % 600:03d}"
-        for r, s, d in zip(ra_cs.tolist(), sign.tolist(), dec_ds.tolist(), strict=True)
-    ])
+    return np.array(
+        [
+            f"2M{r // 360_000:02d}{r // 6_000 % 60:02d}{r % 6_000:04d}"
+            f"{s}{d // 36_000:02d}{d // 600 % 60:02d}{d % 600:03d}"
+            for r, s, d in zip(ra_cs.tolist(), sign.tolist(), dec_ds.tolist(), strict=True)
+        ]
+    )
 
 
 def draw_apogee_ids(rng: np.random.Generator, num_stars: int) -> np.ndarray:

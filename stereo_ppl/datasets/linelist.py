@@ -135,8 +135,7 @@ def _atomic(rng, n, wl_range, *, kind, ion, chi, top, span, density_power):
     return wavelength, group, coeffs
 
 
-def _molecular(rng, n, heads, *, group, spacing, base, drop, a_fe, a_alpha, a_theta, a_logg,
-               a_mix):
+def _molecular(rng, n, heads, *, group, spacing, base, drop, a_fe, a_alpha, a_theta, a_logg, a_mix):
     """Draw bands of ``n`` lines in total from each band head (``spacing < 0``: blueward)."""
     per = n // len(heads)
     j = np.arange(per, dtype=np.float64)
@@ -188,17 +187,58 @@ def apogee_lines() -> LineList:
         _atomic(rng, 1_100, wl, kind="fe_peak", ion=False, chi=(2.5, 6.5), **common),
         _atomic(rng, 600, wl, kind="alpha", ion=False, chi=(2.5, 7.0), **common),
         _atomic(rng, 150, wl, kind="odd_z", ion=False, chi=(1.0, 5.0), **common),
-        _atomic(rng, 30, wl, kind="fe_peak", ion=True, chi=(3.0, 6.0), top=-0.5, span=2.0,
-                density_power=0.0),
+        _atomic(
+            rng,
+            30,
+            wl,
+            kind="fe_peak",
+            ion=True,
+            chi=(3.0, 6.0),
+            top=-0.5,
+            span=2.0,
+            density_power=0.0,
+        ),
         # 12CO Δv = 3 band heads; lines run redward of each head
-        _molecular(rng, 280, (15_582.0, 15_780.0, 15_982.0, 16_189.0, 16_397.0, 16_610.0,
-                              16_840.0),
-                   group="co", spacing=2.2, base=-1.0, drop=3.0, a_fe=1.0, a_alpha=0.0,
-                   a_theta=4.0, a_logg=-0.3, a_mix=-0.3),
-        _scattered(rng, 260, wl, group="cn", top=-1.1, span=2.0, a_fe=1.5, a_alpha=0.0,
-                   a_theta=5.0, a_logg=-0.2, a_mix=0.4),
-        _scattered(rng, 140, (15_120.0, 16_400.0), group="oh", top=-1.4, span=2.0, a_fe=1.0,
-                   a_alpha=1.0, a_theta=8.0, a_logg=-0.2, a_mix=0.0),
+        _molecular(
+            rng,
+            280,
+            (15_582.0, 15_780.0, 15_982.0, 16_189.0, 16_397.0, 16_610.0, 16_840.0),
+            group="co",
+            spacing=2.2,
+            base=-1.0,
+            drop=3.0,
+            a_fe=1.0,
+            a_alpha=0.0,
+            a_theta=4.0,
+            a_logg=-0.3,
+            a_mix=-0.3,
+        ),
+        _scattered(
+            rng,
+            260,
+            wl,
+            group="cn",
+            top=-1.1,
+            span=2.0,
+            a_fe=1.5,
+            a_alpha=0.0,
+            a_theta=5.0,
+            a_logg=-0.2,
+            a_mix=0.4,
+        ),
+        _scattered(
+            rng,
+            140,
+            (15_120.0, 16_400.0),
+            group="oh",
+            top=-1.4,
+            span=2.0,
+            a_fe=1.0,
+            a_alpha=1.0,
+            a_theta=8.0,
+            a_logg=-0.2,
+            a_mix=0.0,
+        ),
     ]
     return _assemble(parts)
 
@@ -222,23 +262,77 @@ def lamost_lines() -> LineList:
         _atomic(rng, 600, wl, kind="alpha", ion=False, chi=(0.0, 6.0), **common),
         _atomic(rng, 80, wl, kind="alpha", ion=True, chi=(1.0, 4.0), **common),
         _atomic(rng, 140, wl, kind="odd_z", ion=False, chi=(0.0, 4.0), **common),
-        _molecular(rng, 120, (3_884.0, 4_217.0), group="cn", spacing=-0.9, base=-1.6, drop=2.5,
-                   a_fe=1.5, a_alpha=0.0, a_theta=5.0, a_logg=-0.2, a_mix=0.4),
-        _molecular(rng, 100, (4_280.0, 4_315.0), group="ch", spacing=0.5, base=-1.2, drop=2.0,
-                   a_fe=1.0, a_alpha=0.0, a_theta=4.0, a_logg=-0.2, a_mix=-0.3),
-        _molecular(rng, 80, (5_140.0, 5_212.0), group="mgh", spacing=-0.8, base=-1.5, drop=2.0,
-                   a_fe=1.0, a_alpha=1.0, a_theta=5.0, a_logg=0.6, a_mix=0.0),
-        _molecular(rng, 150, (4_956.0, 5_168.0, 5_449.0, 6_160.0, 7_055.0), group="tio",
-                   spacing=1.0, base=-2.0, drop=2.0, a_fe=1.0, a_alpha=1.0, a_theta=10.0,
-                   a_logg=0.0, a_mix=0.0),
+        _molecular(
+            rng,
+            120,
+            (3_884.0, 4_217.0),
+            group="cn",
+            spacing=-0.9,
+            base=-1.6,
+            drop=2.5,
+            a_fe=1.5,
+            a_alpha=0.0,
+            a_theta=5.0,
+            a_logg=-0.2,
+            a_mix=0.4,
+        ),
+        _molecular(
+            rng,
+            100,
+            (4_280.0, 4_315.0),
+            group="ch",
+            spacing=0.5,
+            base=-1.2,
+            drop=2.0,
+            a_fe=1.0,
+            a_alpha=0.0,
+            a_theta=4.0,
+            a_logg=-0.2,
+            a_mix=-0.3,
+        ),
+        _molecular(
+            rng,
+            80,
+            (5_140.0, 5_212.0),
+            group="mgh",
+            spacing=-0.8,
+            base=-1.5,
+            drop=2.0,
+            a_fe=1.0,
+            a_alpha=1.0,
+            a_theta=5.0,
+            a_logg=0.6,
+            a_mix=0.0,
+        ),
+        _molecular(
+            rng,
+            150,
+            (4_956.0, 5_168.0, 5_449.0, 6_160.0, 7_055.0),
+            group="tio",
+            spacing=1.0,
+            base=-2.0,
+            drop=2.0,
+            a_fe=1.0,
+            a_alpha=1.0,
+            a_theta=10.0,
+            a_logg=0.0,
+            a_mix=0.0,
+        ),
     ]
     return _assemble(parts)
 
 
 def _strong(rows) -> StrongLines:
     name, wavelength, coeffs, wing, gamma, gamma_logg, gamma_teff = zip(*rows, strict=True)
-    out = StrongLines(np.array(name), np.array(wavelength), np.array(coeffs, dtype=np.float64),
-                      np.array(wing), np.array(gamma), np.array(gamma_logg), np.array(gamma_teff))
+    out = StrongLines(
+        np.array(name),
+        np.array(wavelength),
+        np.array(coeffs, dtype=np.float64),
+        np.array(wing),
+        np.array(gamma),
+        np.array(gamma_logg),
+        np.array(gamma_teff),
+    )
     for arr in out:
         arr.setflags(write=False)
     return out
@@ -277,8 +371,18 @@ def lamost_strong_lines() -> StrongLines:
 @cache
 def apogee_strong_lines() -> StrongLines:
     """Brackett lines (Br 11–20), the Mg I triplet, K I and Al I (vacuum)."""
-    brackett = (16_811.1, 16_411.7, 16_113.7, 15_884.9, 15_704.9, 15_560.7, 15_443.1,
-                15_345.9, 15_264.7, 15_196.0)
+    brackett = (
+        16_811.1,
+        16_411.7,
+        16_113.7,
+        15_884.9,
+        15_704.9,
+        15_560.7,
+        15_443.1,
+        15_345.9,
+        15_264.7,
+        15_196.0,
+    )
     rows = [
         (f"Br {11 + k}", w, (_BRACKETT[0] - 0.05 * k, *_BRACKETT[1:]), 0.05, 2.0, 0.2, 3.0)
         for k, w in enumerate(brackett)

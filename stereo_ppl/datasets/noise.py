@@ -31,7 +31,11 @@ APOGEE_SNR_CUT = 300.0
 
 
 def draw_snr(
-    rng: np.random.Generator, num_stars: int, *, median: float, sigma: float,
+    rng: np.random.Generator,
+    num_stars: int,
+    *,
+    median: float,
+    sigma: float,
     minimum: float = 0.0,
 ) -> np.ndarray:
     """Lognormal per-star S/N, redrawn until above ``minimum``.

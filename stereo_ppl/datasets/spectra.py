@@ -125,8 +125,11 @@ def _strong_depth(features, labels, wavelength, lines: StrongLines, resolution, 
     tau0 = 10.0**log_tau
     tau = np.zeros((labels.shape[0], wavelength.size), dtype=dtype)
     for k, centre in enumerate(lines.wavelength):
-        gamma = (lines.gamma[k] * 10.0 ** (lines.gamma_logg[k] * (logg - 2.5))
-                 * (teff / 4_700.0) ** lines.gamma_teff[k])  # (star,)
+        gamma = (
+            lines.gamma[k]
+            * 10.0 ** (lines.gamma_logg[k] * (logg - 2.5))
+            * (teff / 4_700.0) ** lines.gamma_teff[k]
+        )  # (star,)
         sigma = centre * _FWHM_TO_SIGMA / resolution
         # window: where the widest star's wing can still reach 1e-3 optical depth
         reach = gamma.max() * np.sqrt(max(tau0[:, k].max() * lines.wing[k] / 1e-3, 1.0))
@@ -142,11 +145,11 @@ def _strong_depth(features, labels, wavelength, lines: StrongLines, resolution, 
 @cache
 def _profiles(survey: str) -> np.ndarray:
     if survey == "apogee":
-        out = profile_matrix(apogee_grid()[apogee_pixels()], apogee_lines().wavelength,
-                             resolution=APOGEE_RESOLUTION)
+        out = profile_matrix(
+            apogee_grid()[apogee_pixels()], apogee_lines().wavelength, resolution=APOGEE_RESOLUTION
+        )
     else:
-        out = profile_matrix(lamost_grid(), lamost_lines().wavelength,
-                             resolution=LAMOST_RESOLUTION)
+        out = profile_matrix(lamost_grid(), lamost_lines().wavelength, resolution=LAMOST_RESOLUTION)
     out.setflags(write=False)
     return out
 
@@ -174,8 +177,9 @@ def _flux(labels, survey, wavelength, lines: LineList, strong: StrongLines, reso
         part = slice(start, start + _CHUNK)
         depth = 10.0 ** np.minimum(features[part] @ lines.coeffs.T, _MAX_LOG_TAU)
         tau = depth.astype(np.float32) @ profiles
-        tau += _strong_depth(features[part], labels[part], wavelength, strong, resolution,
-                             dtype=np.float32)
+        tau += _strong_depth(
+            features[part], labels[part], wavelength, strong, resolution, dtype=np.float32
+        )
         out[part] = floor + (1.0 - floor) * np.exp(-tau)
     return out
 
@@ -193,8 +197,14 @@ def apogee_true_flux(labels: np.ndarray) -> np.ndarray:
     ndarray, shape (num_stars, 7514), float64
         Normalised flux at ``apogee_grid()[apogee_pixels()]``, in ``(0, 1]``.
     """
-    return _flux(labels, "apogee", apogee_grid()[apogee_pixels()], apogee_lines(),
-                 apogee_strong_lines(), APOGEE_RESOLUTION)
+    return _flux(
+        labels,
+        "apogee",
+        apogee_grid()[apogee_pixels()],
+        apogee_lines(),
+        apogee_strong_lines(),
+        APOGEE_RESOLUTION,
+    )
 
 
 def lamost_true_flux(labels: np.ndarray) -> np.ndarray:
@@ -210,5 +220,6 @@ def lamost_true_flux(labels: np.ndarray) -> np.ndarray:
     ndarray, shape (num_stars, 3909), float64
         Normalised flux at ``lamost_grid()``, in ``(0, 1]``.
     """
-    return _flux(labels, "lamost", lamost_grid(), lamost_lines(), lamost_strong_lines(),
-                 LAMOST_RESOLUTION)
+    return _flux(
+        labels, "lamost", lamost_grid(), lamost_lines(), lamost_strong_lines(), LAMOST_RESOLUTION
+    )

@@ -49,6 +49,10 @@ _MAX_ALS = 25
 _MAX_CG = 150
 _ETA_ALS = 1e-3  # relative residual of the block solves
 _ETA_MIN = 0.0  # smallest Newton forcing term
+_DEBUG = False
+_GN = False
+_EXACT_MAX_C = 128  # exact per-pixel / per-star preconditioner blocks up to this c
+_REFRESH = 1  # Newton iterations between recomputations of the exact blocks
 
 
 class ExactTrace(NamedTuple):
@@ -98,8 +102,9 @@ class ExactResult(NamedTuple):
         parameters (float64 evaluation at ``params``); compare with
         ``trace.grad_norm[0]``.
     converged : bool
-        Whether ``tol`` or ``gtol`` was met (else ``max_iter`` was reached or
-        progress stalled at rounding level).
+        Whether ``gtol`` was met, a Newton step predicted a relative gain
+        below ``tol``, or three iterations in a row gained less than ``tol``
+        (relative); ``False`` when ``max_iter`` was reached first.
     """
 
     params: dict
@@ -198,7 +203,7 @@ def solve_exact(
         * (num_latent * (num_apogee + f2.shape[1]) + f2.shape[1] + good.sum())
         + 0.5 * np.log(ivar[good]).sum()
     )
-    state = _State(space, data, b_mean, const, start)
+    state = _State(space, data, b_mean, const, start, num_latent)
     p = state.to_device(a, bf, b)
     with progress_bar(max_iter, enabled=progress, description=f"exact MAP c={num_latent}") as bar:
         p, converged = _optimise(state, p, max_iter=max_iter, tol=tol, gtol=gtol, bar=bar)
@@ -216,14 +221,27 @@ def solve_exact(
 class _State:
     """Problem constants, the trace and host <-> device helpers."""
 
-    def __init__(self, space, data, b_mean, const, start):
+    def __init__(self, space, data, b_mean, const, start, num_latent):
         self.space, self.data, self.b_mean = space, data, b_mean
         self.const, self.start = const, start
         self.records = []
         self.dtype = data.design.dtype
+        self.num_good = float(np.count_nonzero(np.asarray(data.ivar)))
+        n, r = space.design.shape
+        self.exact = num_latent <= _EXACT_MAX_C
+        self.star = None
+        self.blocks = (None, None, None)
+        if self.exact and r == n and space.gram.min() >= 0.05:
+            inv = np.linalg.inv(space.design)
+            prior_z = np.einsum("j,ji->i", space.prior, inv**2)
+            self.star = (jnp.asarray(inv, self.dtype), jnp.asarray(prior_z, self.dtype))
 
     def to_device(self, a, bf, b):
         return K.Params(*(jnp.asarray(x, self.dtype) for x in (a, bf, b)))
+
+    def scale(self, f):
+        """Magnitude for relative changes: ``|log joint|`` (at least the pixel count)."""
+        return max(abs(self.const - f), self.num_good)
 
     def balanced(self, p):
         host = (np.asarray(x, np.float64) for x in p)
@@ -238,8 +256,12 @@ class _State:
         self.records.append((len(self.records), self.const - f, gnorm, elapsed, int(cg)))
         return f, gnorm
 
-    def precond(self, p, *, vertical):
-        """Preconditioner pieces (float64 eigen-decompositions on the host)."""
+    def precond(self, p, *, vertical, theta=True, star=True):
+        """Preconditioner pieces (float64 eigen-decompositions on the host).
+
+        Exact blocks (``c <= _EXACT_MAX_C``) are recomputed only for the
+        blocks asked for; the others are reused from the last call.
+        """
         cb, mc, zbar = (np.asarray(x, np.float64) for x in K.gram_pieces(p, self.data))
         lam_c, vec_c = np.linalg.eigh(cb)
         lam_t, vec_t = L.theta_eigen(mc, zbar, float(np.sum(self.data.kappa)))
@@ -249,7 +271,26 @@ class _State:
             basis = L.vertical_basis(np.asarray(p.a, np.float64), self.space)
             vert[:, : basis.shape[1]] = basis
         parts = (np.maximum(lam_c, 0.0), vec_c, lam_t, vec_t, vert)
-        return K.Precond(*(jnp.asarray(x, self.dtype) for x in parts))
+        pc = K.Precond(*(jnp.asarray(x, self.dtype) for x in parts))
+        if not self.exact:
+            return pc
+        star = star and self.star is not None
+        if theta or star:
+            inv, prior_z = self.star if self.star is not None else (None, None)
+            theta_inv, z_mean, star_inv = K.exact_blocks(
+                p, self.data, inv, prior_z, theta=theta, star=star
+            )
+            old = self.blocks
+            self.blocks = (
+                theta_inv if theta else old[0],
+                z_mean if theta else old[1],
+                star_inv if star else old[2],
+            )
+        theta_inv, z_mean, star_inv = self.blocks
+        design_inv = self.star[0] if star_inv is not None else None
+        return pc._replace(
+            theta_inv=theta_inv, z_mean=z_mean, star_inv=star_inv, design_inv=design_inv
+        )
 
 
 def _sq(x):
@@ -262,27 +303,31 @@ def _optimise(state, p, *, max_iter, tol, gtol, bar):
     g0 = max(gnorm, 1e-300)
     it = 0
     while it < max_iter and it < _MAX_ALS:
-        p, cg_t, _ = K.theta_step(
-            p, state.precond(p, vertical=False), state.data, _ETA_ALS, _MAX_CG
-        )
-        p, cg_a, _ = K.a_step(p, state.precond(p, vertical=False), state.data, _ETA_ALS, _MAX_CG)
+        pc = state.precond(p, vertical=False, star=False)
+        p, cg_t, _ = K.theta_step(p, pc, state.data, _ETA_ALS, _MAX_CG)
+        pc = state.precond(p, vertical=False, theta=False)
+        p, cg_a, _ = K.a_step(p, pc, state.data, _ETA_ALS, _MAX_CG)
         p = state.balanced(p)
         f_new, gnorm = state.record(p, int(cg_t) + int(cg_a))
         it += 1
         bar.update(1, log_joint=state.const - f_new, grad=gnorm)
-        gain, f = (f - f_new) / abs(f_new), f_new
+        gain, f = (f - f_new) / state.scale(f_new), f_new
         if gnorm <= gtol * g0:
             return p, True
         if gain < _ALS_GAIN:
             break
-    delta, stall = -1.0, 0
+    delta, stall, newton = -1.0, 0, 0
     while it < max_iter:
         eta = min(0.5, max(_ETA_MIN, np.sqrt(gnorm / g0)))
-        pc = state.precond(p, vertical=True)
-        step, gx, xhx, cg, _, xnorm, rnorm = K.newton_step(p, pc, state.data, eta, delta, _MAX_CG)
+        refresh = newton % _REFRESH == 0
+        pc = state.precond(p, vertical=True, theta=refresh, star=refresh)
+        step, gx, xhx, cg, res, xnorm, rnorm = K.newton_step(
+            p, pc, state.data, eta, delta, _MAX_CG, float(_GN)
+        )
         gx, xhx, xnorm = float(gx), float(xhx), float(xnorm)
         delta = float(rnorm) if delta < 0 else delta
         interior = xnorm < 0.99 * delta
+        solved = interior or float(res) <= eta
         pred_full = -(gx + 0.5 * xhx)
         accepted = False
         for alpha in (1.0, 0.5, 0.25):
@@ -302,14 +347,22 @@ def _optimise(state, p, *, max_iter, tol, gtol, bar):
         else:
             delta = 0.25 * xnorm
         f, gnorm = state.record(p, cg)
+        newton += 1
+        if _DEBUG:
+            print(
+                f"  newton {it}: acc {accepted} alpha {alpha} rho {dec / max(pred, 1e-300):.3f} "
+                f"|x| {xnorm:.3e} delta {delta:.3e} interior {interior} cg {int(cg)} "
+                f"pred_full {pred_full:.3e} dec {dec:.3e}",
+                flush=True,
+            )
         it += 1
         bar.update(1, log_joint=state.const - f, grad=gnorm)
-        scale = abs(state.const - f)
-        if gnorm <= gtol * g0 or (interior and pred_full < tol * scale):
+        scale = state.scale(f)
+        if gnorm <= gtol * g0 or (solved and pred_full < tol * scale):
             return p, True
         stall = 0 if accepted and dec > tol * scale else stall + 1
-        if stall >= 5:
-            break
+        if stall >= 3:
+            return p, True
     return p, False
 
 

@@ -15,10 +15,12 @@ the symmetry directions) and one shared eigenbasis for the per-pixel
 ``(c + 1)``-dimensional ridge systems of ``(bf, b)``.
 """
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = [
     "Data",
@@ -26,6 +28,7 @@ __all__ = [
     "Precond",
     "a_step",
     "decrease",
+    "exact_blocks",
     "gram_pieces",
     "newton_step",
     "objective",
@@ -56,13 +59,22 @@ class Params(NamedTuple):
 
 
 class Precond(NamedTuple):
-    """Preconditioner pieces computed on the host (see :func:`gram_pieces`)."""
+    """Preconditioner pieces.
+
+    The separable ones (eigen-decompositions, from :func:`gram_pieces` on the
+    host) are always set; the exact blocks (:func:`exact_blocks`) replace
+    them where not ``None``.
+    """
 
     lam_c: jax.Array  # (c,) eigenvalues of bf^T diag(omega) bf
     vec_c: jax.Array  # (c, c)
     lam_t: jax.Array  # (c + 1,) eigenvalues of [z, 1]^T K [z, 1]
     vec_t: jax.Array  # (c + 1, c + 1)
     vertical: jax.Array  # (r, c + 1) orthonormal columns (zero-padded)
+    theta_inv: jax.Array | None = None  # (P2, c + 1, c + 1) centred per-pixel inverses
+    z_mean: jax.Array | None = None  # (c,) the centring of theta_inv
+    star_inv: jax.Array | None = None  # (n, c, c) per-star inverses (z coordinates)
+    design_inv: jax.Array | None = None  # (r, n) inverse of the design (r == n)
 
 
 def _dot(x, y):
@@ -116,19 +128,97 @@ def gram_pieces(p, d):
     return p.bf.T @ (d.omega[:, None] * p.bf), zc.T @ (d.kappa[:, None] * zc), zbar
 
 
-def _precond_parts(pc, d):
-    den_a = pc.lam_c[:, None] * d.gram[None, :] + d.prior[None, :]
-    den_t = d.omega[:, None] * pc.lam_t[None, :] + 1.0
+@partial(jax.jit, static_argnames=("theta", "star"))
+def exact_blocks(p, d, design_inv, star_prior, *, theta=True, star=True):
+    """Exact block inverses: per pixel for ``(bf, b)``, per star for ``z``.
 
+    Parameters
+    ----------
+    p : Params
+    d : Data
+    design_inv : array, shape (r, n)
+        Inverse of ``d.design`` (square); only used for the star blocks.
+    star_prior : array, shape (n,)
+        Diagonal of the ``a`` prior expressed in ``z`` coordinates.
+    theta, star : bool
+        Which blocks to compute (the other is returned as ``None``).
+
+    Returns
+    -------
+    theta_inv : array, shape (P2, c + 1, c + 1) or None
+        Inverses of the per-pixel systems in coordinates centred on ``zbar``.
+    zbar : array, shape (c,)
+    star_inv : array, shape (n, c, c) or None
+        Inverses of ``bf^T diag(ivar_i) bf + star_prior_i I``.
+    """
+    n, c = d.design.shape[0], p.a.shape[0]
+    z = d.design @ p.a.T
+    zbar = d.kappa @ z / jnp.sum(d.kappa)
+    theta_inv = star_inv = None
+    if theta:
+        zt = jnp.concatenate([z - zbar, jnp.ones((n, 1), z.dtype)], axis=1)
+        h = _weighted_grams(d.ivar.T, zt)
+        # prior precision in centred coordinates: T^-T T^-1, T = [[I, 0], [zbar^T, 1]]
+        t_inv = jnp.eye(c + 1, dtype=z.dtype).at[c, :c].set(-zbar)
+        theta_inv = _spd_inverse(h + t_inv.T @ t_inv)
+    if star:
+        cs = _weighted_grams(d.ivar, p.bf)
+        star_inv = _spd_inverse(cs + star_prior[:, None, None] * jnp.eye(c, dtype=z.dtype))
+    return theta_inv, zbar, star_inv
+
+
+def _weighted_grams(weights, x):
+    """``out[k] = x.T @ diag(weights[k]) @ x`` for every row ``k`` of ``weights``.
+
+    One GEMM over the packed upper triangle of the outer products.
+    """
+    m = x.shape[1]
+    rows, cols = np.triu_indices(m)
+    packed = weights @ (x[:, rows] * x[:, cols])  # (k, m (m + 1) / 2)
+    index = np.zeros((m, m), dtype=np.int32)
+    index[rows, cols] = index[cols, rows] = np.arange(rows.size)
+    return packed[:, index]
+
+
+def _spd_inverse(m):
+    """Inverses of a batch of SPD matrices, with a tiny relative jitter."""
+    diag = jnp.diagonal(m, axis1=-2, axis2=-1)
+    jitter = 16 * jnp.finfo(m.dtype).eps * m.shape[-1] * jnp.max(diag, axis=-1)
+    eye = jnp.eye(m.shape[-1], dtype=m.dtype)
+    chol = jnp.linalg.cholesky(m + jitter[:, None, None] * eye)
+    inv_chol = jax.lax.linalg.triangular_solve(
+        chol, jnp.broadcast_to(eye, m.shape), left_side=True, lower=True
+    )
+    return jnp.swapaxes(inv_chol, -1, -2) @ inv_chol
+
+
+def _precond_parts(pc, d):
     def project(r):
         return r - (r @ pc.vertical) @ pc.vertical.T
 
-    def inv_a(r):
-        return pc.vec_c @ ((pc.vec_c.T @ r) / den_a)
+    if pc.star_inv is None:
+        den_a = pc.lam_c[:, None] * d.gram[None, :] + d.prior[None, :]
 
-    def inv_t(bf, b):
-        x = ((jnp.concatenate([bf, b[:, None]], axis=1) @ pc.vec_t) / den_t) @ pc.vec_t.T
-        return x[:, :-1], x[:, -1]
+        def inv_a(r):
+            return pc.vec_c @ ((pc.vec_c.T @ r) / den_a)
+    else:
+
+        def inv_a(r):
+            y = pc.design_inv.T @ r.T
+            return (pc.design_inv @ jnp.einsum("iab,ib->ia", pc.star_inv, y)).T
+
+    if pc.theta_inv is None:
+        den_t = d.omega[:, None] * pc.lam_t[None, :] + 1.0
+
+        def inv_t(bf, b):
+            x = ((jnp.concatenate([bf, b[:, None]], axis=1) @ pc.vec_t) / den_t) @ pc.vec_t.T
+            return x[:, :-1], x[:, -1]
+    else:
+
+        def inv_t(bf, b):
+            u = jnp.concatenate([bf - b[:, None] * pc.z_mean, b[:, None]], axis=1)
+            v = jnp.einsum("pab,pb->pa", pc.theta_inv, u)
+            return v[:, :-1], v[:, -1] - v[:, :-1] @ pc.z_mean
 
     return project, inv_a, inv_t
 
@@ -175,16 +265,18 @@ def _steihaug(hess, prec, rhs, *, eta, delta, maxiter):
 
 
 @jax.jit
-def newton_step(p, pc, d, eta, delta, maxiter):
-    """Trust-region Newton step on all parameters, ``a`` kept horizontal.
+def newton_step(p, pc, d, eta, delta, maxiter, gauss_newton):
+    """Trust-region (Gauss-)Newton step on all parameters, ``a`` kept horizontal.
 
-    Returns ``step`` (Params), ``g . step``, ``step . H step``, CG
-    iterations, relative residual, ``||step||_P`` and ``||g||_{P^-1}``.
+    ``gauss_newton`` (0 or 1) drops the residual term of the Hessian, which
+    keeps the model convex far from the optimum. Returns ``step`` (Params),
+    ``g . step``, ``step . H step``, CG iterations, relative residual,
+    ``||step||_P`` and ``||g||_{P^-1}``.
     """
     project, inv_a, inv_t = _precond_parts(pc, d)
     _, g = objective(p, d)
     z = d.design @ p.a.T
-    e = d.ivar * (d.flux - z @ p.bf.T - p.b)
+    e = d.ivar * (d.flux - z @ p.bf.T - p.b) * (1 - gauss_newton)
 
     def hvp(v):
         dz = d.design @ v.a.T

@@ -8,6 +8,7 @@ from .checks import PreprocessError
 from .chips import drop_chip_gaps
 from .continuum import continuum_normalise, gaussian_continuum
 from .frame import to_rest_frame
+from .pipeline import preprocess_lamost
 from .resample import RESAMPLE_METHODS, resample
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "continuum_normalise",
     "drop_chip_gaps",
     "gaussian_continuum",
+    "preprocess_lamost",
     "resample",
     "to_rest_frame",
 ]

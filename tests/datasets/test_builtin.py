@@ -33,8 +33,9 @@ def _gain(truth: xr.Dataset) -> np.ndarray:
     step = truth["lamost_step_pixel"].values
     k = np.arange(truth.sizes[LAMOST_PIXEL])
     red = (step[:, None] >= 0) & (k[None, :] >= step[:, None])
-    return np.where(red, truth["lamost_step_red"].values[:, None],
-                    truth["lamost_step_blue"].values[:, None])
+    return np.where(
+        red, truth["lamost_step_red"].values[:, None], truth["lamost_step_blue"].values[:, None]
+    )
 
 
 def _lamost_pull(survey: BuiltinSurvey) -> np.ndarray:
@@ -83,8 +84,9 @@ def test_options_leave_labels_and_noise_streams_alone():
     clean = a.truth["lamost_artefact"].values == 0
     clean &= a.paired["lamost_ivar"].values > 0
     clean &= a.truth["lamost_step_pixel"].values[:, None] < 0
-    np.testing.assert_array_equal(a.paired["lamost_flux"].values[clean],
-                                  b.paired["lamost_flux"].values[clean])
+    np.testing.assert_array_equal(
+        a.paired["lamost_flux"].values[clean], b.paired["lamost_flux"].values[clean]
+    )
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, True, "3"])
@@ -107,8 +109,9 @@ def test_shapes_dims_and_coords(survey):
     paired = survey.paired
     assert dict(paired.sizes) == {STAR: NUM_STARS, APOGEE_PIXEL: 7514, LAMOST_PIXEL: 3909}
     np.testing.assert_array_equal(paired[APOGEE_PIXEL].values, np.flatnonzero(apogee_chip_mask()))
-    np.testing.assert_allclose(paired["apogee_wavelength"].values,
-                               apogee_grid()[apogee_chip_mask()])
+    np.testing.assert_allclose(
+        paired["apogee_wavelength"].values, apogee_grid()[apogee_chip_mask()]
+    )
     np.testing.assert_allclose(paired["lamost_wavelength"].values, lamost_grid())
     for name in ("apogee_flux", "apogee_ivar"):
         assert paired[name].dims == (STAR, APOGEE_PIXEL)
@@ -129,8 +132,15 @@ def test_shapes_dims_and_coords(survey):
 
 def test_truth_layout(survey):
     paired, truth = survey
-    for name in (STAR, "apogee_id", "obsid", APOGEE_PIXEL, LAMOST_PIXEL,
-                 "apogee_wavelength", "lamost_wavelength"):
+    for name in (
+        STAR,
+        "apogee_id",
+        "obsid",
+        APOGEE_PIXEL,
+        LAMOST_PIXEL,
+        "apogee_wavelength",
+        "lamost_wavelength",
+    ):
         xr.testing.assert_identical(truth[name], paired[name])
     assert truth["labels"].dims == (STAR, "label")
     assert tuple(truth["label"].values) == LABEL_NAMES == ("teff", "logg", "fe_h", "alpha_fe")
@@ -187,8 +197,11 @@ def test_continuum_near_one_with_absorption(survey):
 def test_metal_line_depth_rises_with_metallicity(survey):
     wavelength = lamost_grid()
     lines = lamost_lines()
-    pick = ((lines.group == "fe_peak_neutral") & (lines.wavelength > 6_000)
-            & (lines.coeffs[:, 0] > -1.0))
+    pick = (
+        (lines.group == "fe_peak_neutral")
+        & (lines.wavelength > 6_000)
+        & (lines.coeffs[:, 0] > -1.0)
+    )
     pixels = np.unique([_pixel(wavelength, w) for w in lines.wavelength[pick]])
     assert pixels.size > 20
     # controlled: only [Fe/H] changes
@@ -312,8 +325,9 @@ def test_artefacts_where_the_mask_says(survey):
     # bad columns: fixed pixels
     columns = truth.attrs["lamost_bad_columns"]
     assert 2 <= len(columns) <= 4
-    np.testing.assert_array_equal(np.unique(np.nonzero(code == 3)[1]),
-                                  np.intersect1d(columns, np.nonzero(code == 3)[1]))
+    np.testing.assert_array_equal(
+        np.unique(np.nonzero(code == 3)[1]), np.intersect1d(columns, np.nonzero(code == 3)[1])
+    )
 
 
 def test_steps(survey):
