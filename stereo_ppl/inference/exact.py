@@ -35,10 +35,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import FitConfigError, PairedDataError
+from ..errors import FitConfigError
 from ..models import DEFAULT_B_F_PRIOR_MEAN
 from . import exact_kernels as K
 from . import exact_linalg as L
+from . import exact_setup as S
 from .arrays import check_num_latent
 from .progress import progress_bar
 
@@ -49,8 +50,6 @@ _MAX_ALS = 25
 _MAX_CG = 150
 _ETA_ALS = 1e-3  # relative residual of the block solves
 _ETA_MIN = 0.0  # smallest Newton forcing term
-_DEBUG = False
-_GN = False
 _EXACT_MAX_C = 128  # exact per-pixel / per-star preconditioner blocks up to this c
 _REFRESH = 1  # Newton iterations between recomputations of the exact blocks
 
@@ -72,6 +71,9 @@ class ExactTrace(NamedTuple):
     cg_iterations : ndarray of int, shape (k,)
         Conjugate-gradient iterations spent in each iteration (the main cost:
         each is a few products of (n, c) and (c, P2) matrices).
+    heldout : ndarray of float, shape (k,)
+        ``heldout(params)`` at each iteration; NaN when no ``heldout`` callable
+        was given.
     """
 
     iteration: np.ndarray
@@ -79,6 +81,7 @@ class ExactTrace(NamedTuple):
     grad_norm: np.ndarray
     elapsed: np.ndarray
     cg_iterations: np.ndarray
+    heldout: np.ndarray
 
 
 class ExactResult(NamedTuple):
@@ -127,6 +130,7 @@ def solve_exact(
     tol: float | None = None,
     gtol: float | None = None,
     init: dict | None = None,
+    heldout=None,
     progress: bool = False,
 ) -> ExactResult:
     """MAP estimate of seed eq. 1–2 by exact (deterministic) optimisation.
@@ -158,6 +162,10 @@ def solve_exact(
     init : dict, optional
         Starting ``beta_z``, ``beta_F``, ``b_F`` (only the row-space part of
         ``beta_z`` is used); default reduced-rank ridge regression.
+    heldout : callable, optional
+        ``heldout(params) -> float`` called at every iteration with the current
+        ``beta_z``, ``beta_F``, ``b_F`` (e.g. the log joint of held-out stars);
+        its values are recorded in ``trace.heldout``.
     progress : bool
         Show a progress bar.
 
@@ -173,7 +181,7 @@ def solve_exact(
         Mismatched shapes, non-finite ``F1`` or bad ``lamost_ivar``.
     """
     start = time.perf_counter()
-    f1, f2, ivar, dtype = _validated(apogee_flux, lamost_flux, lamost_ivar)
+    f1, f2, ivar, dtype = S.validated(apogee_flux, lamost_flux, lamost_ivar)
     n, num_apogee = f1.shape
     check_num_latent(num_latent, n, num_apogee)
     if num_latent > f2.shape[1]:
@@ -189,9 +197,9 @@ def solve_exact(
     kappa, omega = L.separable_weights(ivar)
     space = L.row_space(f1, kappa)
     b_mean = float(b_F_prior_mean)
-    start_params = _start(space, f2, ivar, kappa, omega, num_latent, init, f1.shape)
+    start_params = S.start_params(space, f2, ivar, kappa, omega, num_latent, init, f1.shape)
     a, bf, b = L.balance(*start_params, space, b_prior_mean=b_mean)
-    a, bf = _revive(rng_key, a, bf)
+    a, bf = S.revive(rng_key, a, bf)
     data = K.Data(
         *(jnp.asarray(x, dtype) for x in (space.design, ivar, f2, space.prior, space.gram)),
         *(jnp.asarray(x, dtype) for x in (space.scale, kappa, omega, b_mean)),
@@ -203,17 +211,13 @@ def solve_exact(
         * (num_latent * (num_apogee + f2.shape[1]) + f2.shape[1] + good.sum())
         + 0.5 * np.log(ivar[good]).sum()
     )
-    state = _State(space, data, b_mean, const, start, num_latent)
+    state = _State(space, data, b_mean, const, start, num_latent, heldout)
     p = state.to_device(a, bf, b)
     with progress_bar(max_iter, enabled=progress, description=f"exact MAP c={num_latent}") as bar:
         p, converged = _optimise(state, p, max_iter=max_iter, tol=tol, gtol=gtol, bar=bar)
     a, bf, b = L.balance(*(np.asarray(x, np.float64) for x in p), space, b_prior_mean=b_mean)
-    params = {
-        "beta_z": ((a / space.scale) @ space.basis.T).astype(dtype),
-        "beta_F": bf.astype(dtype),
-        "b_F": b.astype(dtype),
-    }
-    log_joint, grad_norm = _log_joint_and_grad(params, f1, f2, ivar, b_mean)
+    params = _full_params(space, a, bf, b, dtype)
+    log_joint, grad_norm = S.log_joint_and_grad(params, f1, f2, ivar, b_mean)
     trace = ExactTrace(*(np.asarray(v) for v in zip(*state.records, strict=True)))
     return ExactResult(params, log_joint, trace, len(state.records) - 1, grad_norm, converged)
 
@@ -221,8 +225,9 @@ def solve_exact(
 class _State:
     """Problem constants, the trace and host <-> device helpers."""
 
-    def __init__(self, space, data, b_mean, const, start, num_latent):
+    def __init__(self, space, data, b_mean, const, start, num_latent, heldout):
         self.space, self.data, self.b_mean = space, data, b_mean
+        self.heldout = heldout
         self.const, self.start = const, start
         self.records = []
         self.dtype = data.design.dtype
@@ -253,7 +258,11 @@ class _State:
         gnorm = float(jnp.sqrt(jnp.sum((g.a * self.data.scale) ** 2) + _sq(g.bf) + _sq(g.b)))
         f = float(f)
         elapsed = time.perf_counter() - self.start
-        self.records.append((len(self.records), self.const - f, gnorm, elapsed, int(cg)))
+        held = np.nan
+        if self.heldout is not None:
+            host = (np.asarray(x, np.float64) for x in p)
+            held = float(self.heldout(_full_params(self.space, *host, self.dtype)))
+        self.records.append((len(self.records), self.const - f, gnorm, elapsed, int(cg), held))
         return f, gnorm
 
     def precond(self, p, *, vertical, theta=True, star=True):
@@ -297,6 +306,15 @@ def _sq(x):
     return jnp.sum(x**2)
 
 
+def _full_params(space, a, bf, b, dtype):
+    """Map reduced coordinates ``(A_hat, beta_F, b_F)`` back to eq. 1–2 parameters."""
+    return {
+        "beta_z": ((a / space.scale) @ space.basis.T).astype(dtype),
+        "beta_F": np.asarray(bf).astype(dtype),
+        "b_F": np.asarray(b).astype(dtype),
+    }
+
+
 def _optimise(state, p, *, max_iter, tol, gtol, bar):
     """Block sweeps, then trust-region Newton. Returns (params, converged)."""
     f, gnorm = state.record(p)
@@ -322,7 +340,7 @@ def _optimise(state, p, *, max_iter, tol, gtol, bar):
         refresh = newton % _REFRESH == 0
         pc = state.precond(p, vertical=True, theta=refresh, star=refresh)
         step, gx, xhx, cg, res, xnorm, rnorm = K.newton_step(
-            p, pc, state.data, eta, delta, _MAX_CG, float(_GN)
+            p, pc, state.data, eta, delta, _MAX_CG, 0.0
         )
         gx, xhx, xnorm = float(gx), float(xhx), float(xnorm)
         delta = float(rnorm) if delta < 0 else delta
@@ -348,13 +366,6 @@ def _optimise(state, p, *, max_iter, tol, gtol, bar):
             delta = 0.25 * xnorm
         f, gnorm = state.record(p, cg)
         newton += 1
-        if _DEBUG:
-            print(
-                f"  newton {it}: acc {accepted} alpha {alpha} rho {dec / max(pred, 1e-300):.3f} "
-                f"|x| {xnorm:.3e} delta {delta:.3e} interior {interior} cg {int(cg)} "
-                f"pred_full {pred_full:.3e} dec {dec:.3e}",
-                flush=True,
-            )
         it += 1
         bar.update(1, log_joint=state.const - f, grad=gnorm)
         scale = state.scale(f)
@@ -364,82 +375,3 @@ def _optimise(state, p, *, max_iter, tol, gtol, bar):
         if stall >= 3:
             return p, True
     return p, False
-
-
-def _validated(apogee_flux, lamost_flux, lamost_ivar):
-    """Host float64 copies of the inputs and the working dtype."""
-    dtype = jax.dtypes.canonicalize_dtype(np.result_type(apogee_flux))
-    if not np.issubdtype(dtype, np.floating):
-        dtype = jax.dtypes.canonicalize_dtype(np.float64)
-    f1 = np.asarray(apogee_flux, np.float64)
-    f2 = np.asarray(lamost_flux, np.float64)
-    ivar = np.asarray(lamost_ivar, np.float64)
-    if f1.ndim != 2 or f2.shape != ivar.shape or f2.ndim != 2 or f2.shape[0] != f1.shape[0]:
-        raise PairedDataError(
-            "apogee_flux must be (n, P1) and lamost_flux, lamost_ivar (n, P2); got shapes "
-            f"{f1.shape}, {f2.shape}, {ivar.shape}"
-        )
-    if not np.isfinite(f1).all():
-        raise PairedDataError("apogee_flux must be finite everywhere")
-    if not (np.isfinite(ivar).all() and (ivar >= 0).all()):
-        raise PairedDataError("lamost_ivar must be finite and >= 0")
-    good = ivar > 0
-    if not np.isfinite(f2[good]).all():
-        raise PairedDataError("lamost_flux must be finite where lamost_ivar > 0")
-    return f1, np.where(good, f2, 0.0), ivar, dtype
-
-
-def _start(space, f2, ivar, kappa, omega, num_latent, init, f1_shape):
-    """Unbalanced starting ``(A_hat, beta_F, b_F)`` in float64."""
-    if init is None:
-        return L.ridge_rrr_init(space, f2, ivar, kappa, omega, num_latent=num_latent)
-    shapes = {
-        "beta_z": (num_latent, f1_shape[1]),
-        "beta_F": (f2.shape[1], num_latent),
-        "b_F": (f2.shape[1],),
-    }
-    arrays = {}
-    for name, shape in shapes.items():
-        value = np.asarray(init.get(name) if isinstance(init, dict) else None, np.float64)
-        if value.shape != shape:
-            raise FitConfigError(f"init[{name!r}] must have shape {shape}; got {value.shape}")
-        arrays[name] = value
-    a_hat = (arrays["beta_z"] @ space.basis) * space.scale
-    return a_hat, arrays["beta_F"], arrays["b_F"]
-
-
-def _revive(rng_key, a, bf):
-    """Give components that are exactly (or nearly) zero a small random start."""
-    norms = np.linalg.norm(bf, axis=0) * np.linalg.norm(a, axis=1)
-    dead = norms <= 1e-8 * norms.max(initial=0.0)
-    if not dead.any():
-        return a, bf
-    key_a, key_f = jax.random.split(rng_key)
-    live_a = np.abs(a[~dead]).mean() if (~dead).any() else 1.0
-    live_f = np.abs(bf[:, ~dead]).mean() if (~dead).any() else 1.0
-    noise_a = np.asarray(jax.random.normal(key_a, a.shape), np.float64)
-    noise_f = np.asarray(jax.random.normal(key_f, bf.shape), np.float64)
-    a, bf = a.copy(), bf.copy()
-    a[dead] = 1e-2 * live_a * noise_a[dead]
-    bf[:, dead] = 1e-2 * live_f * noise_f[:, dead]
-    return a, bf
-
-
-def _log_joint_and_grad(params, f1, f2, ivar, b_mean):
-    """Log joint and gradient norm in float64 at the (working-dtype) params."""
-    beta_z, beta_f, b_f = (np.asarray(params[k], np.float64) for k in ("beta_z", "beta_F", "b_F"))
-    good = ivar > 0
-    z = f1 @ beta_z.T
-    resid = np.where(good, f2 - z @ beta_f.T - b_f, 0.0)
-    e = ivar * resid
-    log_lik = -0.5 * np.sum(e * resid) + 0.5 * np.sum(np.log(ivar[good]))
-    log_lik -= 0.5 * np.log(2 * np.pi) * good.sum()
-    sizes = beta_z.size + beta_f.size + b_f.size
-    log_prior = -0.5 * (_sq64(beta_z) + _sq64(beta_f) + _sq64(b_f - b_mean))
-    log_prior -= 0.5 * np.log(2 * np.pi) * sizes
-    grads = (-(e @ beta_f).T @ f1 + beta_z, -e.T @ z + beta_f, -e.sum(0) + (b_f - b_mean))
-    return float(log_lik + log_prior), float(np.sqrt(sum(_sq64(g) for g in grads)))
-
-
-def _sq64(x):
-    return float(np.sum(x * x))
