@@ -1,23 +1,35 @@
-"""Inference: MAP by SVI, results as ArviZ DataTree. Never touches files."""
+"""Inference: exact MAP, SVI (MAP and VI), the decoder's exact conditional posterior; results as
+ArviZ DataTrees. Never touches files."""
 
 from .arrays import ModelData, log_joint_fn, model_data, split_stars
+from .exact import ExactResult, ExactTrace, solve_exact
 from .fit import METHODS, fit
+from .laplace import sample_decoder
 from .loglik import log_likelihood_per_star
 from .map import LogJointTrace, MapResult, fit_map, initial_params
 from .results import fit_datatree, params_from_datatree
+from .vi import GUIDES, ElboTrace, VIResult, fit_vi
 
 __all__ = [
+    "GUIDES",
     "METHODS",
+    "ElboTrace",
+    "ExactResult",
+    "ExactTrace",
     "LogJointTrace",
     "MapResult",
     "ModelData",
+    "VIResult",
     "fit",
     "fit_datatree",
     "fit_map",
+    "fit_vi",
     "initial_params",
     "log_joint_fn",
     "log_likelihood_per_star",
     "model_data",
     "params_from_datatree",
+    "sample_decoder",
+    "solve_exact",
     "split_stars",
 ]

@@ -11,7 +11,7 @@ __all__ = ["log_joint_and_grad", "revive", "start_params", "validated"]
 
 def validated(apogee_flux, lamost_flux, lamost_ivar):
     """Host float64 copies of the inputs and the working dtype."""
-    dtype = jax.dtypes.canonicalize_dtype(np.result_type(apogee_flux))
+    dtype = jax.dtypes.canonicalize_dtype(np.asarray(apogee_flux).dtype)
     if not np.issubdtype(dtype, np.floating):
         dtype = jax.dtypes.canonicalize_dtype(np.float64)
     f1 = np.asarray(apogee_flux, np.float64)

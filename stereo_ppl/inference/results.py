@@ -11,10 +11,15 @@ posterior        beta_z (chain, draw, latent, apogee_pixel),
 observed_data    lamost_flux (star, lamost_pixel)
 constant_data    apogee_flux (star, apogee_pixel), lamost_ivar (star, lamost_pixel),
                  apogee_ivar where known, heldout (star) bool
+log_likelihood   lamost_flux (chain, draw, star): log likelihood of each star's spectrum
 log_joint        train, heldout, seconds (step): the log joint recorded during the fit
+                 (AdamW steps for ``map``; solver iterations for ``exact``, ``laplace``
+                 and the MAP stage of ``vi``)
+elbo             elbo, seconds (step): the ELBO during VI (``vi`` only)
 ================ ================================================================
 
-A MAP fit has one chain and one draw. Root attributes: ``stereo_ppl_version``,
+A point estimate (``map``, ``exact``) has one chain and one draw; ``laplace``
+and ``vi`` have one chain and ``num_samples`` draws. Root attributes: ``stereo_ppl_version``,
 ``num_latent``, ``method``, ``seed``, ``b_F_prior_mean``, ``config`` (JSON).
 The saved ``beta_z``, ``beta_F``, ``b_F`` mean exactly what eq. 1–2 say on
 the stored ``apogee_flux``: ``F2_hat = beta_F @ (beta_z @ F1) + b_F``.
@@ -52,6 +57,8 @@ def fit_datatree(
     seed: int | None,
     config: Mapping[str, Any],
     log_joint: tuple[np.ndarray, ...] | None = None,
+    log_likelihood: np.ndarray | None = None,
+    extra_groups: Mapping[str, xr.Dataset] | None = None,
     attrs: Mapping[str, Any] | None = None,
 ) -> xr.DataTree:
     """Assemble a fit's ``DataTree``.
@@ -74,6 +81,11 @@ def fit_datatree(
         The options of the fit (stored as JSON in the ``config`` attribute).
     log_joint : (step, train, heldout, seconds), optional
         Arrays of shape (num_records,) from the optimisation trace.
+    log_likelihood : ndarray, shape (chain, draw, star), optional
+        Log likelihood of each star's LAMOST spectrum per draw, stored as
+        ``lamost_flux`` in the ``log_likelihood`` group (what ArviZ's LOO reads).
+    extra_groups : mapping of str to xarray.Dataset, optional
+        Further groups (e.g. ``elbo``).
     attrs : mapping, optional
         More root attributes (solver iterations, gradient norm, ...).
 
@@ -133,7 +145,16 @@ def fit_datatree(
             },
             coords={STEP: step},
         )
-    tree = xr.DataTree.from_dict(groups)
+    if log_likelihood is not None:
+        groups["log_likelihood"] = xr.Dataset(
+            {"lamost_flux": ((*_SAMPLE_DIMS, STAR), np.asarray(log_likelihood))},
+            coords={
+                "chain": posterior["chain"],
+                "draw": posterior["draw"],
+                **star_coords,
+            },
+        ).assign_attrs(library)
+    tree = xr.DataTree.from_dict({**groups, **dict(extra_groups or {})})
     tree.attrs = {
         "kind": FIT_KIND,
         "stereo_ppl_version": __version__,

@@ -1,0 +1,182 @@
+"""The fitting methods behind :func:`~stereo_ppl.inference.fit`, one runner each.
+
+Every runner takes ``(rng_key, train, heldout, *, num_latent, progress,
+**options)`` and returns a :class:`MethodOutput`; unknown options raise
+:class:`~stereo_ppl.errors.FitConfigError` naming them.
+"""
+
+from typing import NamedTuple
+
+import jax
+import numpy as np
+import xarray as xr
+
+from ..dims import STEP
+from ..errors import FitConfigError
+from ..models import DEFAULT_B_F_PRIOR_MEAN
+from .arrays import ModelData, log_joint_fn
+from .exact import solve_exact
+from .laplace import sample_decoder
+from .map import fit_map
+from .vi import fit_vi
+
+__all__ = ["RUNNERS", "MethodOutput"]
+
+_EXACT_OPTIONS = ("max_iter", "tol", "gtol", "init")
+_VI_OPTIONS = (
+    "guide",
+    "rank",
+    "num_steps",
+    "learning_rate",
+    "num_particles",
+    "num_samples",
+    "batch_size",
+    "eval_every",
+)
+
+
+class MethodOutput(NamedTuple):
+    """What a runner hands to :func:`~stereo_ppl.inference.results.fit_datatree`.
+
+    Attributes
+    ----------
+    params : dict
+        ``beta_z``, ``beta_F``, ``b_F``, either one point (no sample axes) or
+        draws with leading (chain, draw) axes.
+    log_joint : tuple of ndarray
+        ``(step, train, heldout, seconds)`` of the optimisation.
+    attrs : dict
+        Root attributes (iterations, gradient norm, elapsed seconds, ...).
+    groups : dict of str to xarray.Dataset
+        Further groups (``elbo`` for VI).
+    """
+
+    params: dict
+    log_joint: tuple
+    attrs: dict
+    groups: dict
+
+
+def _split_options(options: dict, allowed: tuple[str, ...], method: str) -> dict:
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise FitConfigError(
+            f"method {method!r} has no option {', '.join(map(repr, unknown))}; "
+            f"its options are {', '.join(allowed)}"
+        )
+    return options
+
+
+def _exact(key, train: ModelData, heldout: ModelData, num_latent, progress, b_mean, options):
+    """Run the exact solver with a held-out score per iteration."""
+    score = None
+    if heldout.num_stars:
+        log_joint = log_joint_fn(num_latent=num_latent, b_F_prior_mean=b_mean)
+        score = lambda params: log_joint(params, heldout)  # noqa: E731
+    result = solve_exact(
+        key,
+        train.apogee_flux,
+        train.lamost_flux,
+        train.lamost_ivar,
+        num_latent=num_latent,
+        b_F_prior_mean=b_mean,
+        heldout=score,
+        progress=progress,
+        **options,
+    )
+    trace = result.trace
+    attrs = {
+        "num_iterations": int(result.num_iterations),
+        "grad_norm": float(result.grad_norm),
+        "grad_norm_initial": float(trace.grad_norm[0]),
+        "converged": int(result.converged),
+        "elapsed_seconds": float(trace.elapsed[-1]),
+    }
+    log_joint = (trace.iteration, trace.log_joint, trace.heldout, trace.elapsed)
+    return result.params, log_joint, attrs
+
+
+def run_exact(key, train, heldout, *, num_latent, progress, **options):
+    """``method="exact"``: :func:`~stereo_ppl.inference.exact.solve_exact`."""
+    b_mean = float(options.pop("b_F_prior_mean", DEFAULT_B_F_PRIOR_MEAN))
+    options = _split_options(options, _EXACT_OPTIONS, "exact")
+    params, log_joint, attrs = _exact(key, train, heldout, num_latent, progress, b_mean, options)
+    return MethodOutput(params, log_joint, attrs, {})
+
+
+def run_map(key, train, heldout, *, num_latent, progress, **options):
+    """``method="map"``: SVI with ``AutoDelta`` and AdamW (:func:`fit_map`)."""
+    result = fit_map(key, train, heldout, num_latent=num_latent, progress=progress, **options)
+    attrs = {
+        "num_steps": result.num_steps,
+        "best_step": result.best_step,
+        "stopped_early": int(result.stopped_early),
+        "elapsed_seconds": result.elapsed,
+    }
+    return MethodOutput(result.params, tuple(result.trace), attrs, {})
+
+
+def run_laplace(key, train, heldout, *, num_latent, progress, **options):
+    """``method="laplace"``: exact MAP, then the decoder's exact conditional posterior."""
+    b_mean = float(options.pop("b_F_prior_mean", DEFAULT_B_F_PRIOR_MEAN))
+    options = _split_options(options, (*_EXACT_OPTIONS, "num_samples", "chunk_size"), "laplace")
+    num_samples = int(options.pop("num_samples", 100))
+    chunk_size = int(options.pop("chunk_size", 128))
+    if num_samples < 1:
+        raise FitConfigError(f"num_samples must be >= 1; got {num_samples}")
+    key_map, key_draw = jax.random.split(key)
+    params, log_joint, attrs = _exact(
+        key_map, train, heldout, num_latent, progress, b_mean, options
+    )
+    z = np.asarray(train.apogee_flux) @ params["beta_z"].T
+    beta_F, b_F, _ = sample_decoder(
+        key_draw,
+        z,
+        train.lamost_flux,
+        train.lamost_ivar,
+        num_samples=num_samples,
+        b_F_prior_mean=b_mean,
+        chunk_size=chunk_size,
+    )
+    draws = {
+        "beta_z": np.broadcast_to(params["beta_z"], (1, num_samples, *params["beta_z"].shape)),
+        "beta_F": beta_F[None],
+        "b_F": b_F[None],
+    }
+    attrs["posterior"] = "beta_F, b_F | beta_z: exact Gaussian conditional; beta_z at its MAP"
+    return MethodOutput(draws, log_joint, attrs, {})
+
+
+def run_vi(key, train, heldout, *, num_latent, progress, **options):
+    """``method="vi"``: exact MAP, then SVI with a Gaussian guide started there."""
+    b_mean = float(options.pop("b_F_prior_mean", DEFAULT_B_F_PRIOR_MEAN))
+    vi_options = _split_options(options, _VI_OPTIONS + _EXACT_OPTIONS, "vi")
+    exact_options = {k: vi_options.pop(k) for k in _EXACT_OPTIONS if k in vi_options}
+    key_map, key_vi = jax.random.split(key)
+    params, log_joint, attrs = _exact(
+        key_map, train, heldout, num_latent, progress, b_mean, exact_options
+    )
+    result = fit_vi(
+        key_vi,
+        train,
+        num_latent=num_latent,
+        init_params=params,
+        b_F_prior_mean=b_mean,
+        progress=progress,
+        **vi_options,
+    )
+    draws = {k: v[None] for k, v in result.samples.items()}
+    elbo = xr.Dataset(
+        {
+            "elbo": (STEP, result.trace.elbo, {"long_name": "evidence lower bound (mean)"}),
+            "seconds": (STEP, result.trace.seconds, {"units": "s"}),
+        },
+        coords={STEP: result.trace.step},
+    )
+    attrs["vi_elapsed_seconds"] = result.elapsed
+    attrs["elapsed_seconds"] = attrs["elapsed_seconds"] + result.elapsed
+    return MethodOutput(draws, log_joint, attrs, {"elbo": elbo})
+
+
+#: Runner of each method name.
+RUNNERS = {"exact": run_exact, "map": run_map, "laplace": run_laplace, "vi": run_vi}
