@@ -60,6 +60,8 @@ def test_fit_command_writes_a_fit(tmp_path):
             "2",
             "--out",
             str(out),
+            "--method",
+            "map",
             "--steps",
             "100",
             "--seed",
@@ -87,6 +89,10 @@ def test_fit_command_writes_a_fit(tmp_path):
             "unknown method 'nuts'",
         ),
         (["demo", "--out", "{tmp}/d", "-c", "2,x"], "-c must be comma-separated integers"),
+        (
+            ["fit", "{paired}", "-c", "2", "--out", "{tmp}/f.nc", "--steps", "10"],
+            "--steps does not apply to --method exact",
+        ),
     ],
 )
 def test_user_errors_are_one_line_without_traceback(tmp_path, args, message):

@@ -1,0 +1,178 @@
+"""``stereo-ppl fit``: fit one c by any method and write the fit."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import StereoPPLError
+from .app import X64, BatchSize, Holdout, Seed, app
+from .common import console, enable_x64, print_summary
+
+__all__ = ["fit"]
+
+
+def method_options(
+    method: str,
+    *,
+    steps: int | None,
+    batch_size: int | None,
+    learning_rate: float | None,
+    eval_every: int | None,
+    max_iter: int | None,
+    num_samples: int | None,
+    guide: str | None,
+    rank: int | None,
+    num_particles: int | None,
+) -> dict:
+    """The keyword options of :func:`stereo_ppl.inference.fit` that ``method`` takes.
+
+    Options left ``None`` keep the method's defaults; an option given for a
+    method that has no use for it is an error (not silently ignored).
+    """
+    given = {
+        "--steps": steps,
+        "--batch-size": batch_size,
+        "--learning-rate": learning_rate,
+        "--eval-every": eval_every,
+        "--max-iter": max_iter,
+        "--num-samples": num_samples,
+        "--guide": guide,
+        "--rank": rank,
+        "--num-particles": num_particles,
+    }
+    sgd = {
+        "num_steps": steps,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "eval_every": eval_every,
+    }
+    by_method = {
+        "map": sgd,
+        "exact": {"max_iter": max_iter},
+        "laplace": {"max_iter": max_iter, "num_samples": num_samples},
+        "vi": {
+            **sgd,
+            "max_iter": max_iter,
+            "num_samples": num_samples,
+            "guide": guide,
+            "rank": rank,
+            "num_particles": num_particles,
+        },
+    }
+    if method not in by_method:
+        return {}  # fit() names the known methods
+    options = by_method[method]
+    names = dict(
+        zip(
+            given,
+            (
+                "num_steps",
+                "batch_size",
+                "learning_rate",
+                "eval_every",
+                "max_iter",
+                "num_samples",
+                "guide",
+                "rank",
+                "num_particles",
+            ),
+            strict=True,
+        )
+    )
+    unused = [
+        flag for flag, value in given.items() if value is not None and names[flag] not in options
+    ]
+    if unused:
+        raise StereoPPLError(f"{', '.join(unused)} does not apply to --method {method}")
+    return {k: v for k, v in options.items() if v is not None}
+
+
+@app.command("fit")
+def fit(
+    paired: Annotated[Path, typer.Argument(help="Paired dataset (netCDF) to fit.")],
+    c: Annotated[int, typer.Option("-c", "--num-latent", help="Length c of the latent vector z.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the fit (netCDF).")],
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help="exact (deterministic MAP), map (AdamW SVI), laplace (MAP + the decoder's "
+            "exact conditional posterior) or vi (MAP, then AutoNormal / low-rank SVI).",
+        ),
+    ] = "exact",
+    seed: Seed = 0,
+    holdout_fraction: Holdout = 0.2,
+    steps: Annotated[
+        int | None,
+        typer.Option("--steps", help="SVI steps (map: 20000, vi: 1000 by default)."),
+    ] = None,
+    batch_size: BatchSize = None,
+    learning_rate: Annotated[
+        float | None,
+        typer.Option("--learning-rate", help="Step size (map: AdamW 1e-3; vi: 0.05 posterior sd)."),
+    ] = None,
+    eval_every: Annotated[
+        int | None, typer.Option("--eval-every", help="SVI steps between records.")
+    ] = None,
+    max_iter: Annotated[
+        int | None, typer.Option("--max-iter", help="Exact solver: largest number of iterations.")
+    ] = None,
+    num_samples: Annotated[
+        int | None, typer.Option("--num-samples", help="Posterior draws (laplace, vi; 100).")
+    ] = None,
+    guide: Annotated[
+        str | None, typer.Option("--guide", help="VI family: normal (default) or lowrank.")
+    ] = None,
+    rank: Annotated[
+        int | None, typer.Option("--rank", help="Rank of the low-rank VI guide (10).")
+    ] = None,
+    num_particles: Annotated[
+        int | None, typer.Option("--num-particles", help="ELBO samples per VI step (1).")
+    ] = None,
+    b_f_prior_mean: Annotated[
+        float, typer.Option("--b-f-prior-mean", help="Prior mean of b_F (1: flux near 1).")
+    ] = 1.0,
+    x64: X64 = False,
+) -> None:
+    """Fit the model with latent size c to PAIRED and write the fit to OUT."""
+    enable_x64(x64)
+    import jax
+
+    from ..compare import fit_summary
+    from ..inference import fit as run_fit
+    from ..io import load_paired, save_fit
+
+    options = method_options(
+        method,
+        steps=steps,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        eval_every=eval_every,
+        max_iter=max_iter,
+        num_samples=num_samples,
+        guide=guide,
+        rank=rank,
+        num_particles=num_particles,
+    )
+    data = load_paired(paired)
+    tree = run_fit(
+        jax.random.key(seed),
+        data,
+        num_latent=c,
+        method=method,
+        seed=seed,
+        heldout_fraction=holdout_fraction,
+        progress=True,
+        b_F_prior_mean=b_f_prior_mean,
+        **options,
+    )
+    save_fit(tree, out)
+    print_summary([fit_summary(tree)])
+    if "num_iterations" in tree.attrs:
+        console.print(
+            f"solver: {tree.attrs['num_iterations']} iterations, gradient norm "
+            f"{tree.attrs['grad_norm']:.3g} (start {tree.attrs['grad_norm_initial']:.3g}), "
+            f"converged: {bool(tree.attrs['converged'])}"
+        )
+    console.print(f"wrote {out}")
