@@ -3,6 +3,7 @@
 import sys
 
 from ..errors import StereoPPLError
+from . import fit_cmd  # noqa: F401  (registers `fit`)
 from .app import app
 from .common import error_console
 
