@@ -30,13 +30,10 @@ def _chunk_draws(key, x, flux, ivar, prior_mean, *, num_samples):
     rhs = jnp.einsum("mna,nm->ma", weighted, flux) + prior_mean
     chol = jnp.linalg.cholesky(precision)
     mean = jax.scipy.linalg.cho_solve((chol, True), rhs[..., None])[..., 0]
-    noise = jax.random.normal(key, (num_samples, *mean.shape), x.dtype)
+    noise = jax.random.normal(key, (*mean.shape, num_samples), x.dtype)  # (m, k, S)
     # theta = mean + L^-T eps has covariance (L L^T)^-1 = precision^-1.
-    chol_t = jnp.swapaxes(chol, -1, -2)
-    offsets = jax.vmap(
-        lambda e: jax.scipy.linalg.solve_triangular(chol_t, e[..., None], lower=False)[..., 0]
-    )(noise)
-    return mean[None] + offsets, mean
+    offsets = jax.scipy.linalg.solve_triangular(chol, noise, lower=True, trans="T")
+    return mean[None] + jnp.moveaxis(offsets, -1, 0), mean
 
 
 def sample_decoder(
