@@ -3,7 +3,7 @@
 import sys
 
 from ..errors import StereoPPLError
-from . import fit_cmd  # noqa: F401  (registers `fit`)
+from . import fit_cmd, ppc_cmd  # noqa: F401  (register `fit`, `ppc`)
 from .app import app
 from .common import error_console
 

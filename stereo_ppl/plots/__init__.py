@@ -1,5 +1,12 @@
 """Figures (matplotlib is imported only when a plot is made)."""
 
 from .log_joint import plot_log_joint
+from .ppc import plot_pit_ecdf, plot_pixel_calibration, plot_ppc_summaries, plot_spectrum_ppc
 
-__all__ = ["plot_log_joint"]
+__all__ = [
+    "plot_log_joint",
+    "plot_pit_ecdf",
+    "plot_pixel_calibration",
+    "plot_ppc_summaries",
+    "plot_spectrum_ppc",
+]
