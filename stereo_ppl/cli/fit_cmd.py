@@ -119,7 +119,10 @@ def fit(
         int | None, typer.Option("--max-iter", help="Exact solver: largest number of iterations.")
     ] = None,
     num_samples: Annotated[
-        int | None, typer.Option("--num-samples", help="Posterior draws (laplace, vi; 100).")
+        int | None,
+        typer.Option(
+            "--num-samples", help="Posterior draws (laplace, vi; 100, fewer at very large c)."
+        ),
     ] = None,
     guide: Annotated[
         str | None, typer.Option("--guide", help="VI family: normal (default) or lowrank.")

@@ -67,7 +67,9 @@ def fit(
         Options of the method: ``b_F_prior_mean`` for all; ``max_iter``,
         ``tol``, ``gtol``, ``init`` (exact, and the MAP stage of laplace and
         vi); ``num_steps``, ``learning_rate``, ``batch_size``, ... (map and vi);
-        ``num_samples`` (laplace and vi); ``guide``, ``rank``,
+        ``num_samples`` (laplace and vi; default 100, fewer for very large
+        ``c`` so the draws stay within 512 MiB, see
+        :func:`~.methods.default_num_samples`); ``guide``, ``rank``,
         ``num_particles`` (vi).
 
     Returns

@@ -38,13 +38,16 @@ def log_likelihood_per_star(params, data: ModelData) -> np.ndarray:
     Returns
     -------
     ndarray, shape (chain, draw, star)
-        In the dtype of ``data``. Draws are evaluated one at a time, so memory
-        stays at one (star, lamost_pixel) array.
+        In the dtype of ``data``. Draws are evaluated one at a time (they may
+        be read-only broadcast views), so memory stays at one draw plus one
+        (star, lamost_pixel) array.
     """
-    arrays = {
-        k: jnp.asarray(params[k], data.apogee_flux.dtype) for k in ("beta_z", "beta_F", "b_F")
-    }
+    dtype = data.apogee_flux.dtype
+    arrays = {k: np.asarray(params[k]) for k in ("beta_z", "beta_F", "b_F")}
     chains, draws = arrays["b_F"].shape[:2]
-    flat = {k: v.reshape((chains * draws, *v.shape[2:])) for k, v in arrays.items()}
-    out = jax.lax.map(lambda p: _one_draw(p, data), flat)
-    return np.asarray(out).reshape(chains, draws, -1)
+    out = np.empty((chains, draws, data.num_stars), dtype)
+    for chain in range(chains):
+        for draw in range(draws):
+            one = {k: jnp.asarray(v[chain, draw], dtype) for k, v in arrays.items()}
+            out[chain, draw] = np.asarray(_one_draw(one, data))
+    return out

@@ -20,7 +20,7 @@ from .laplace import sample_decoder
 from .map import fit_map
 from .vi import fit_vi
 
-__all__ = ["RUNNERS", "MethodOutput"]
+__all__ = ["DRAW_BUDGET_BYTES", "RUNNERS", "MethodOutput", "default_num_samples"]
 
 _EXACT_OPTIONS = ("max_iter", "tol", "gtol", "init")
 _VI_OPTIONS = (
@@ -33,6 +33,20 @@ _VI_OPTIONS = (
     "batch_size",
     "eval_every",
 )
+
+
+#: Default memory for posterior draws: ``num_samples`` defaults to 100 draws,
+#: fewer where 100 would exceed this (c = 500 on the seed's grids: 23 draws).
+DRAW_BUDGET_BYTES = 2**29
+
+
+def default_num_samples(num_latent: int, data: ModelData) -> int:
+    """100 posterior draws, or as many as fit :data:`DRAW_BUDGET_BYTES` (at least 10)."""
+    num_apogee, num_lamost = data.apogee_flux.shape[1], data.lamost_flux.shape[1]
+    per_draw = data.apogee_flux.dtype.itemsize * (
+        num_latent * (num_apogee + num_lamost + data.num_stars) + num_lamost
+    )
+    return int(max(10, min(100, DRAW_BUDGET_BYTES // per_draw)))
 
 
 class MethodOutput(NamedTuple):
@@ -120,7 +134,7 @@ def run_laplace(key, train, heldout, *, num_latent, progress, **options):
     """``method="laplace"``: exact MAP, then the decoder's exact conditional posterior."""
     b_mean = float(options.pop("b_F_prior_mean", DEFAULT_B_F_PRIOR_MEAN))
     options = _split_options(options, (*_EXACT_OPTIONS, "num_samples", "chunk_size"), "laplace")
-    num_samples = int(options.pop("num_samples", 100))
+    num_samples = int(options.pop("num_samples", default_num_samples(num_latent, train)))
     chunk_size = int(options.pop("chunk_size", 128))
     if num_samples < 1:
         raise FitConfigError(f"num_samples must be >= 1; got {num_samples}")
@@ -152,6 +166,7 @@ def run_vi(key, train, heldout, *, num_latent, progress, **options):
     b_mean = float(options.pop("b_F_prior_mean", DEFAULT_B_F_PRIOR_MEAN))
     vi_options = _split_options(options, _VI_OPTIONS + _EXACT_OPTIONS, "vi")
     exact_options = {k: vi_options.pop(k) for k in _EXACT_OPTIONS if k in vi_options}
+    vi_options.setdefault("num_samples", default_num_samples(num_latent, train))
     key_map, key_vi = jax.random.split(key)
     params, log_joint, attrs = _exact(
         key_map, train, heldout, num_latent, progress, b_mean, exact_options

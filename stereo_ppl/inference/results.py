@@ -101,7 +101,7 @@ def fit_datatree(
         draws[name] = value
     num_latent = draws["beta_z"].shape[-2]
     f1 = np.asarray(paired["apogee_flux"].values, dtype=draws["beta_z"].dtype)
-    draws["z"] = np.einsum("sp,cdkp->cdsk", f1, draws["beta_z"])
+    draws["z"] = np.swapaxes(draws["beta_z"] @ f1.T, -1, -2)  # (chain, draw, star, latent)
     dims = {**_PARAM_DIMS, "z": (STAR, LATENT)}
 
     star_coords = paired[STAR].coords
