@@ -3,7 +3,7 @@
 import sys
 
 from ..errors import StereoPPLError
-from . import fit_cmd, ppc_cmd  # noqa: F401  (register `fit`, `ppc`)
+from . import denoise_cmd, fit_cmd, ppc_cmd  # noqa: F401  (each registers its command on `app`)
 from .app import app
 from .common import error_console
 

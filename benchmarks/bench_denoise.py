@@ -1,0 +1,243 @@
+"""Benchmark of ``stereo_ppl.denoise``: speed against the GEMM roofline, memory, flags.
+
+Prints three tables:
+
+1. spectra per second for c = 10, 50, 200 in memory (arrays already in JAX)
+   and out of core (a chunked Zarr store of float32 ``lamost_flux`` and
+   ``lamost_ivar`` -> a Zarr output), next to this machine's roofline: the
+   GEMM rate measured in the same run divided by the ``2 m c^2`` FLOP per
+   spectrum that forming ``B^T W B`` needs (m = 3,909);
+2. peak resident memory of the out-of-core run (a child process per size) as
+   the number of spectra grows (10^4 and 10^5 by default; ``--sizes`` for 10^6);
+3. per-pixel precision and recall of each artefact code on the built-in set's
+   injected artefacts at several LAMOST S/N levels (``--snr``).
+
+Run: ``.venv/bin/python benchmarks/bench_denoise.py [--quick]``.
+"""
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+M = 3909
+
+
+def gemm_rate(size: int = 2048, reps: int = 5) -> float:
+    """Measured float32 GEMM rate of this machine (FLOP/s) through JAX."""
+    import jax
+    import jax.numpy as jnp
+
+    a = jnp.ones((size, size), jnp.float32)
+    f = jax.jit(lambda x: x @ x)
+    f(a).block_until_ready()
+    start = time.perf_counter()
+    for _ in range(reps):
+        f(a).block_until_ready()
+    return 2.0 * size**3 * reps / (time.perf_counter() - start)
+
+
+def synthetic_setup(num_latent: int, seed: int = 0):
+    """A decoder on the LAMOST grid with smooth random lines (speed tests only)."""
+    import jax.numpy as jnp
+
+    from stereo_ppl.data import lamost_grid
+    from stereo_ppl.denoise import make_decoder
+    from stereo_ppl.denoise.core import DenoiseSetup
+
+    rng = np.random.default_rng(seed)
+    wl = lamost_grid()
+    centres = rng.uniform(wl[0], wl[-1], 200)
+    profiles = np.exp(-0.5 * ((wl[:, None] - centres[None, :]) / 2.0) ** 2)
+    b_F = 1.0 - profiles @ rng.uniform(0.05, 0.4, 200)
+    beta_F = 0.02 * profiles @ rng.normal(size=(200, num_latent))
+    decoder = make_decoder(beta_F, b_F)
+    lo, hi = np.searchsorted(wl, (5600.0, 6100.0))
+    setup = DenoiseSetup(
+        decoder,
+        jnp.full(M, 0.003, decoder.b_F.dtype),
+        jnp.zeros(M, bool),
+        jnp.zeros(M, bool),
+        (int(lo), int(hi)),
+    )
+    return setup, beta_F, b_F
+
+
+def synthetic_spectra(beta_F, b_F, num: int, seed: int):
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(num, beta_F.shape[1]))
+    truth = z @ beta_F.T + b_F
+    sigma = np.abs(truth) / 100.0 + 1e-3
+    flux = truth + sigma * rng.normal(size=truth.shape)
+    return flux.astype(np.float32), (1.0 / sigma**2).astype(np.float32)
+
+
+def in_memory_rate(num_latent: int, batch: int, reps: int) -> float:
+    import jax
+    import jax.numpy as jnp
+
+    from stereo_ppl.denoise import denoise_batch
+
+    setup, beta_F, b_F = synthetic_setup(num_latent)
+    flux, ivar = synthetic_spectra(beta_F, b_F, batch, 1)
+    flux, ivar = jnp.asarray(flux), jnp.asarray(ivar)
+    jax.block_until_ready(denoise_batch(setup, flux, ivar))
+    start = time.perf_counter()
+    for _ in range(reps):
+        jax.block_until_ready(denoise_batch(setup, flux, ivar))
+    return batch * reps / (time.perf_counter() - start)
+
+
+def write_store(path: Path, num: int, chunk: int) -> None:
+    """A Zarr store of ``num`` synthetic spectra, uncompressed, chunked along star."""
+    import xarray as xr
+
+    _, beta_F, b_F = synthetic_setup(10)
+    flux, ivar = synthetic_spectra(beta_F, b_F, min(num, chunk), 2)
+    first = True
+    for start in range(0, num, chunk):
+        k = min(chunk, num - start)
+        ds = xr.Dataset(
+            {
+                "lamost_flux": (("star", "lamost_pixel"), flux[:k]),
+                "lamost_ivar": (("star", "lamost_pixel"), ivar[:k]),
+            },
+            coords={"obsid": ("star", np.arange(start, start + k, dtype=np.int64))},
+        )
+        if first:
+            enc = {n: {"chunks": (chunk, M), "compressors": None} for n in ds.data_vars}
+            ds.to_zarr(path, mode="w", encoding=enc, consolidated=False)
+            first = False
+        else:
+            ds.to_zarr(path, append_dim="star", consolidated=False)
+
+
+def child(store: str, out: str, num_latent: int, batch: int) -> None:
+    """Denoise ``store`` out of core; print seconds and peak RSS as JSON."""
+    from stereo_ppl.data import lamost_grid
+    from stereo_ppl.denoise import StoreSource, denoise_source
+
+    setup, _, _ = synthetic_setup(num_latent)
+    grid = lamost_grid()
+    source = StoreSource(Path(store), grid)
+    # compile once outside the timing
+    from stereo_ppl.denoise import denoise
+
+    denoise(setup, *source.read(0, min(batch, source.num_spectra))[:2], batch_size=batch)
+    start = time.perf_counter()
+    denoise_source(setup, source, Path(out), wavelength=grid, batch_size=batch, bad_columns=None)
+    seconds = time.perf_counter() - start
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(json.dumps({"seconds": seconds, "rss_mib": rss}))
+
+
+def out_of_core(num: int, num_latent: int, batch: int, tmp: Path) -> dict:
+    store = tmp / f"in_{num}.zarr"
+    if not store.exists():
+        write_store(store, num, batch)
+    out = tmp / f"out_{num}_{num_latent}.zarr"
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    cmd = [sys.executable, __file__, "--child", str(store), str(out), str(num_latent), str(batch)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["rate"] = num / result["seconds"]
+    return result
+
+
+def flag_table(snrs, num_stars: int, fit_stars: int, num_steps: int) -> list[dict]:
+    import jax
+
+    from stereo_ppl.datasets import make_builtin
+    from stereo_ppl.denoise import denoise, find_bad_columns, flag_scores, make_setup
+    from stereo_ppl.inference import METHODS, fit
+
+    train = make_builtin(0, num_stars=fit_stars)
+    method = "exact" if "exact" in METHODS else "map"
+    options = {} if method == "exact" else {"num_steps": num_steps}
+    tree = fit(jax.random.key(0), train.paired, num_latent=10, method=method, **options)
+    setup = make_setup(tree)
+    rows = []
+    for snr in snrs:
+        test = make_builtin(1, num_stars=num_stars, lamost_snr=snr)
+        flux = test.paired["lamost_flux"].values
+        ivar = test.paired["lamost_ivar"].values
+        first = denoise(setup, flux, ivar)
+        columns = find_bad_columns(first.artefact, ivar > 0, exclude=np.asarray(setup.sky))
+        mask = np.zeros(M, bool)
+        mask[columns] = True
+        import jax.numpy as jnp
+
+        result = denoise(setup._replace(bad_column=jnp.asarray(mask)), flux, ivar)
+        scores = flag_scores(result.artefact, test.truth["lamost_artefact"].values, ivar > 0)
+        for name, s in scores.items():
+            rows.append({"snr": snr, "code": name, **s})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, fewer repeats")
+    parser.add_argument("--sizes", default="10000,100000", help="spectra out of core")
+    parser.add_argument("--latents", default="10,50,200")
+    parser.add_argument("--snr", default="50,100,250,500", help="LAMOST S/N levels for flags")
+    parser.add_argument("--no-flags", action="store_true")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        store, out, c, batch = args.child
+        child(store, out, int(c), int(batch))
+        return
+    latents = [int(v) for v in args.latents.split(",")]
+    sizes = [int(float(v)) for v in args.sizes.split(",")]
+    if args.quick:
+        sizes = [min(s, 4096) for s in sizes[:1]] + [min(s, 16384) for s in sizes[1:2]]
+    rate = gemm_rate()
+    print(f"GEMM rate (float32, 2048^3, JAX): {rate / 1e9:.1f} GFLOP/s")
+    print()
+    print(f"{'c':>4} {'roofline/s':>11} {'memory/s':>10} {'frac':>6} {'disk/s':>9} {'N':>8}")
+    tmp = Path(tempfile.mkdtemp(prefix="bench_denoise_"))
+    memory_rows = []
+    for c in latents:
+        roof = rate / (2.0 * M * c * c)
+        batch = 2048 if c <= 50 else 256
+        mem = in_memory_rate(c, batch, reps=1 if args.quick else 3)
+        n0 = sizes[0] if c == 10 else min(sizes[0], 20 * batch)
+        disk = out_of_core(n0, c, batch, tmp)
+        memory_rows.append((c, n0, disk))
+        print(f"{c:>4} {roof:>11.0f} {mem:>10.0f} {mem / roof:>6.1%} {disk['rate']:>9.0f} {n0:>8}")
+    print()
+    print(f"{'N':>8} {'c':>4} {'seconds':>8} {'spectra/s':>10} {'peak RSS MiB':>13}")
+    for num in sizes:
+        r = out_of_core(num, 10, 2048, tmp)
+        print(f"{num:>8} {10:>4} {r['seconds']:>8.1f} {r['rate']:>10.0f} {r['rss_mib']:>13.0f}")
+    if not args.no_flags:
+        snrs = [float(v) for v in args.snr.split(",")]
+        rows = flag_table(
+            snrs,
+            num_stars=120 if args.quick else 400,
+            fit_stars=300 if args.quick else 600,
+            num_steps=500 if args.quick else 2000,
+        )
+        print()
+        print(f"{'S/N':>5} {'code':>20} {'precision':>10} {'recall':>7} {'flagged':>8} {'true':>6}")
+        for r in rows:
+            print(
+                f"{r['snr']:>5.0f} {r['code']:>20} {r['precision']:>10.3f} {r['recall']:>7.3f} "
+                f"{r['flagged']:>8} {r['true']:>6}"
+            )
+    import shutil
+
+    shutil.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    main()

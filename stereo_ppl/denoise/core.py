@@ -1,0 +1,313 @@
+"""Denoise a batch of LAMOST spectra with a fit's decoder, robustly (pure JAX).
+
+For each spectrum the latent vector ``z`` is estimated by weighted least
+squares (optionally MAP under a Gaussian prior), then re-estimated
+``thresholds.num_iter`` times with outlying pixels given weight 0 and, where a
+step discontinuity is detected, a free multiplicative scale on each side of it.
+See :func:`denoise_batch` for the outputs and :mod:`.flags` for the detectors.
+"""
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from .flags import ArtefactThresholds, classify, robust_scale, step_scores
+from .linalg import Decoder, normal_matrices, pixel_variance, solve_normal
+
+__all__ = ["DenoiseResult", "DenoiseSetup", "denoise_batch"]
+
+#: Extra unknowns per spectrum: the scales blue and red of a step.
+_NUM_STEP = 2
+
+
+class DenoiseSetup(NamedTuple):
+    """Everything per fit that :func:`denoise_batch` needs besides the spectra.
+
+    Attributes
+    ----------
+    decoder : Decoder
+        ``beta_F``, ``b_F`` and the prior on ``z``.
+    model_error : array, shape (m,)
+        The decoder's own error ``s`` per pixel (flux units); 0 for none.
+    bad_column : array of bool, shape (m,)
+        Known bad pixel columns: outliers there get code 3.
+    sky : array of bool, shape (m,)
+        Pixels near sky lines: outliers there get code 4.
+    step_range : tuple of int
+        ``(lo, hi)``: candidate step centres ``lo <= k < hi``; ``(0, 0)``: none.
+    """
+
+    decoder: Decoder
+    model_error: jax.Array
+    bad_column: jax.Array
+    sky: jax.Array
+    step_range: tuple[int, int]
+
+
+class DenoiseResult(NamedTuple):
+    """Per-spectrum results of :func:`denoise_batch` (``n`` spectra, ``m`` pixels).
+
+    Attributes
+    ----------
+    latent : array, shape (n, c)
+        ``z_hat``.
+    latent_cov : array, shape (n, c, c)
+        Its covariance (the step scales marginalised); 0 where ``status != 0``.
+    flux : array, shape (n, m)
+        ``beta_F z_hat + b_F``.
+    sigma : array, shape (n, m)
+        Standard deviation of ``flux`` from ``latent_cov``; inf where
+        ``status != 0``.
+    residual : array, shape (n, m)
+        ``(F2 - flux) sqrt(ivar)``; 0 at unusable pixels.
+    artefact : array of int8, shape (n, m)
+        :data:`~.flags.ARTEFACT_CODES`.
+    chi2_reduced : array, shape (n,)
+        Mean squared effective residual (model error included, step scales
+        applied) over usable unflagged pixels per degree of freedom; 0 where
+        ``status != 0``.
+    status : array of int8, shape (n,)
+        :data:`~.linalg.STATUS_CODES`.
+    step_pixel : array of int32, shape (n,)
+        Centre of the detected step, -1 for none.
+    step_scale : array, shape (n, 2)
+        Factors on the model blue and red of the step (1 without a step).
+    """
+
+    latent: jax.Array
+    latent_cov: jax.Array
+    flux: jax.Array
+    sigma: jax.Array
+    residual: jax.Array
+    artefact: jax.Array
+    chi2_reduced: jax.Array
+    status: jax.Array
+    step_pixel: jax.Array
+    step_scale: jax.Array
+
+
+def _removed(decoder: Decoder, weight, flagged, normal0, max_flagged: int):
+    """Normal matrices without the flagged pixels: a rank-k downdate, or in full."""
+    count = jnp.sum(flagged.astype(weight.dtype), axis=-1)  # float sums are fast on CPU
+    k = min(max_flagged, flagged.shape[-1])
+    index = jax.vmap(lambda row: jnp.nonzero(row, size=k, fill_value=0)[0])(flagged)
+    valid = jnp.arange(k)[None, :] < count[:, None]
+    w_sel = jnp.where(valid, jnp.take_along_axis(weight, index, axis=-1), 0.0)
+    b_sel = decoder.beta_F[index]
+    sparse = normal0 - jnp.einsum("nk,nki,nkj->nij", w_sel, b_sel, b_sel)
+    many = count > k
+
+    def dense():
+        full = normal_matrices(decoder, jnp.where(flagged, 0.0, weight))
+        return jnp.where(many[:, None, None], full, sparse)
+
+    return jax.lax.cond(jnp.any(many), dense, lambda: sparse)
+
+
+def _solve_with_step(decoder, normal, rhs, weight, y, model, blue, red, on):
+    """Solve for ``(z, a_blue, a_red)`` with step columns ``model * side``."""
+    beta = decoder.beta_F
+    c = beta.shape[1]
+    sides = (blue, red)
+    cross = jnp.stack([(weight * model * side) @ beta for side in sides], axis=-1)
+    diag = jnp.stack([jnp.sum(weight * model * model * side, -1) for side in sides], -1)
+    extra = jnp.stack([jnp.sum(weight * model * side * y, -1) for side in sides], -1)
+    cross = jnp.where(on[:, None, None], cross, 0.0)
+    diag = jnp.where(on[:, None] & (diag > 0), diag, 1.0)
+    extra = jnp.where(on[:, None], extra, 0.0)
+    n = normal.shape[0]
+    full = jnp.zeros((n, c + _NUM_STEP, c + _NUM_STEP), normal.dtype)
+    full = full.at[:, :c, :c].set(normal + decoder.prior_precision)
+    full = full.at[:, :c, c:].set(cross)
+    full = full.at[:, c:, :c].set(jnp.swapaxes(cross, -1, -2))
+    full = full.at[:, c:, c:].set(jax.vmap(jnp.diag)(diag))
+    solution, cov, ok = solve_normal(full, jnp.concatenate([rhs + decoder.prior_shift, extra], -1))
+    return solution[:, :c], solution[:, c:], cov[:, :c, :c], ok
+
+
+def _refine_step(d, model, a, inv_sd, good, k0, t: ArtefactThresholds):
+    """Step centre near ``k0`` minimising the local chi-square with the fitted scales.
+
+    For a centre ``k`` the pixels blue of ``k - 1`` take the blue scale, those
+    red of ``k + 1`` the red scale, and the three between a linear ramp from
+    one to the other plus a glitch ``g (1/2, 1, 1/2)`` of free size ``g``.
+    """
+    reach = t.step_refine
+    offsets = jnp.arange(-reach - 2, reach + 3)
+    m = d.shape[-1]
+    where = jnp.clip(k0[:, None] + offsets[None, :], 0, m - 1)
+    pick = lambda x: jnp.take_along_axis(x, where, axis=-1)  # noqa: E731
+    d_w, m_w, s_w = pick(d), pick(model), pick(inv_sd)
+    g_w = pick(good) & (k0[:, None] + offsets[None, :] >= 0) & (k0[:, None] + offsets < m)
+    e_blue = jnp.where(g_w, ((d_w - a[:, :1] * m_w) * s_w) ** 2, 0.0)
+    e_red = jnp.where(g_w, ((d_w - a[:, 1:] * m_w) * s_w) ** 2, 0.0)
+    zero = jnp.zeros_like(e_blue[:, :1])
+    c_blue = jnp.concatenate([zero, jnp.cumsum(e_blue, -1)], -1)
+    c_red = jnp.concatenate([zero, jnp.cumsum(e_red, -1)], -1)
+    centre = jnp.arange(2, 2 * reach + 3)  # positions of the candidates in the window
+    total_red = c_red[:, -1:]
+    chi2 = c_blue[:, centre - 1] + total_red - c_red[:, centre + 2]
+    # the three pixels at the join: a linear ramp between the scales plus a
+    # symmetric splice glitch of free size
+    three = centre[:, None] + jnp.arange(-1, 2)[None, :]
+    ramp = a[:, None, :1] + (a[:, None, 1:] - a[:, None, :1]) * jnp.array([0.25, 0.5, 0.75])
+    e = (d_w[:, three] - ramp * m_w[:, three]) * s_w[:, three]
+    q = jnp.array([0.5, 1.0, 0.5]) * s_w[:, three]
+    g3 = g_w[:, three]
+    e, q = jnp.where(g3, e, 0.0), jnp.where(g3, q, 0.0)
+    eq = jnp.sum(e * q, -1)
+    chi2 = chi2 + jnp.sum(e * e, -1) - eq * eq / jnp.maximum(jnp.sum(q * q, -1), 1e-30)
+    return (k0 + offsets[jnp.argmin(chi2, axis=-1) + 2]).astype(jnp.int32)
+
+
+@partial(jax.jit, static_argnames=("step_range", "thresholds", "robust"))
+def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, thresholds, robust):
+    t = thresholds
+    beta, b = decoder.beta_F, decoder.b_F
+    dtype = beta.dtype
+    c = beta.shape[1]
+    flux = flux.astype(dtype)
+    ivar = ivar.astype(dtype)
+    usable = jnp.isfinite(flux) & jnp.isfinite(ivar) & (ivar > 0)
+    weight = jnp.where(usable, ivar, 0.0)
+    y = jnp.where(usable, flux - b, 0.0)
+    num_good = jnp.sum(usable.astype(dtype), axis=-1)
+    n, m = flux.shape
+
+    normal0 = normal_matrices(decoder, weight)
+    rhs0 = (weight * y) @ beta
+    variance = 1.0 / jnp.where(usable, weight, 1.0) + model_error**2
+    inv_sd = jnp.where(usable, jax.lax.rsqrt(variance), 0.0)
+    none = jnp.zeros((n, m), bool)
+    on = jnp.zeros(n, bool)
+    kstar = jnp.full(n, -1, jnp.int32)
+    scales = jnp.zeros((n, _NUM_STEP), dtype)
+    step_mask = none
+    step_part = jnp.zeros((n, m), dtype)
+    z, a, cov, ok = _solve_with_step(decoder, normal0, rhs0, weight, y, b, none, none, on)
+    fitted = z @ beta.T
+    model = fitted + b
+
+    def scaled_residual(fit_y):
+        r = jnp.where(usable, (y - fit_y) * inv_sd, 0.0)
+        return r / robust_scale(r, usable)[:, None]
+
+    u = scaled_residual(fitted)
+    if robust:
+        lo, hi = step_range
+        index = jnp.arange(m)[None, :]
+
+        def solve(u, on, kstar, half, model, no_clip):
+            step_mask = on[:, None] & (jnp.abs(index - kstar[:, None]) <= half)
+            blue = on[:, None] & (index < kstar[:, None] - half)
+            red = on[:, None] & (index > kstar[:, None] + half)
+            outlier = (jnp.abs(u) > t.clip) & ~no_clip[:, None]
+            flagged = usable & (outlier | step_mask)
+            normal = _removed(decoder, weight, flagged, normal0, t.max_flagged)
+            w_it = jnp.where(flagged, 0.0, weight)
+            rhs = (w_it * y) @ beta
+            z, a, cov, ok = _solve_with_step(decoder, normal, rhs, w_it, y, model, blue, red, on)
+            fitted = z @ beta.T
+            step_part = model * (a[:, :1] * blue + a[:, 1:] * red)
+            return z, a, cov, ok, fitted, step_part, step_mask, outlier
+
+        # 1. clip outliers without a step: a huge cosmic ray no longer drags z
+        z, a, cov, ok, fitted, step_part, step_mask, _ = solve(u, on, kstar, 1, model, on)
+        model = fitted + b
+        u = scaled_residual(fitted)
+        # 2. look for a step in those residuals; fit it (its side is not clipped)
+        #    leaving out a wide join, then refine the centre
+        if hi > lo:
+            jump = step_scores(u, usable, lo, hi, t.step_window)
+            best = jnp.argmax(jnp.abs(jump), axis=-1)
+            on = jnp.abs(jnp.take_along_axis(jump, best[:, None], -1)[:, 0]) > t.step
+            kstar = jnp.where(on, lo + best, -1).astype(jnp.int32)
+            z, a, cov, ok, fitted, step_part, step_mask, outlier = solve(
+                u, on, kstar, t.step_refine, model, on
+            )
+            near = usable & ~outlier
+            kstar = _refine_step(y - fitted, fitted + b, a, inv_sd, near, kstar, t)
+            kstar = jnp.where(on, kstar, -1)
+            sides = a[:, :1] * (index < kstar[:, None]) + a[:, 1:] * (index > kstar[:, None])
+            step_part = jnp.where(on[:, None], model * sides, 0.0)
+            model = fitted + b
+            u = scaled_residual(fitted + step_part)
+        # 3. re-estimate with the step at its centre and outliers clipped
+        no_clip = jnp.zeros(n, bool)
+        for _ in range(t.num_iter):
+            z, a, cov, ok, fitted, step_part, step_mask, _ = solve(u, on, kstar, 1, model, no_clip)
+            model = fitted + b
+            u = scaled_residual(fitted + step_part)
+        scales = a
+
+    status = jnp.where(num_good < c + 1, 1, jnp.where(ok, 0, 2)).astype(jnp.int8)
+    good_row = status == 0
+    artefact = classify(u, usable, step_mask, bad_column, sky, t)
+    artefact = jnp.where(good_row[:, None], artefact, 0).astype(jnp.int8)
+    z = jnp.where(good_row[:, None], z, 0.0)
+    cov = jnp.where(good_row[:, None, None], cov, 0.0)
+    variance = pixel_variance(decoder, cov)
+    sigma = jnp.where(good_row[:, None], jnp.sqrt(jnp.maximum(variance, 0.0)), jnp.inf)
+    denoised = z @ beta.T + b
+    residual = jnp.where(usable, (flux - denoised) * jnp.sqrt(weight), 0.0)
+    r_eff = jnp.where(usable, (y - fitted - step_part) * inv_sd, 0.0)
+    counted = usable & (artefact == 0)
+    dof = jnp.sum(counted.astype(dtype), -1) - c - jnp.where(on, _NUM_STEP, 0)
+    chi2 = jnp.sum(jnp.where(counted, r_eff * r_eff, 0.0), -1) / jnp.maximum(dof, 1)
+    chi2 = jnp.where(good_row, chi2, 0.0)
+    kstar = jnp.where(good_row, kstar, -1)
+    scales = jnp.where(good_row[:, None] & on[:, None], 1.0 + scales, 1.0)
+    return DenoiseResult(
+        z, cov, denoised, sigma, residual, artefact, chi2, status, kstar, scales.astype(dtype)
+    )
+
+
+def denoise_batch(
+    setup: DenoiseSetup,
+    flux,
+    ivar,
+    *,
+    thresholds: ArtefactThresholds | None = None,
+    robust: bool = True,
+) -> DenoiseResult:
+    """Denoise and flag a batch of spectra on the fit's grid.
+
+    Parameters
+    ----------
+    setup : DenoiseSetup
+        From :func:`stereo_ppl.denoise.make_setup`.
+    flux, ivar : array, shape (n, m)
+        Normalised LAMOST flux and inverse variance on the fit's grid; a pixel
+        with ``ivar == 0`` or non-finite flux or ivar is ignored.
+    thresholds : ArtefactThresholds, optional
+        Default: the calibrated :class:`~.flags.ArtefactThresholds`.
+    robust : bool
+        False: one plain weighted least-squares solve (no flags, no steps).
+
+    Returns
+    -------
+    DenoiseResult
+        Each row depends only on its own spectrum: results are the same
+        (to rounding) whatever the batch.
+    """
+    thresholds = ArtefactThresholds() if thresholds is None else thresholds
+    flux = jnp.atleast_2d(jnp.asarray(flux))
+    ivar = jnp.atleast_2d(jnp.asarray(ivar))
+    if flux.shape != ivar.shape or flux.shape[-1] != setup.decoder.b_F.shape[0]:
+        raise ValueError(
+            f"flux {flux.shape} and ivar {ivar.shape} must both be (n, "
+            f"{setup.decoder.b_F.shape[0]})"
+        )
+    return _denoise(
+        setup.decoder,
+        setup.model_error,
+        setup.bad_column,
+        setup.sky,
+        flux,
+        ivar,
+        step_range=tuple(int(v) for v in setup.step_range),
+        thresholds=thresholds,
+        robust=robust,
+    )
