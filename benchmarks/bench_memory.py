@@ -40,11 +40,12 @@ print(json.dumps({
 
 def _options(method, args):
     exact = {} if args.max_iter is None else {"max_iter": args.max_iter}
+    draws = {} if args.num_samples is None else {"num_samples": args.num_samples}
     return {
         "exact": exact,
         "map": {"num_steps": args.steps, "eval_every": args.steps},
-        "laplace": {**exact, "num_samples": args.num_samples},
-        "vi": {**exact, "num_samples": args.num_samples, "num_steps": args.steps},
+        "laplace": {**exact, **draws},
+        "vi": {**exact, **draws, "num_steps": args.steps},
     }[method]
 
 
@@ -55,7 +56,9 @@ def main() -> None:
     parser.add_argument("--num-stars", type=int, default=1100)
     parser.add_argument("--max-iter", type=int, default=None, help="exact-solver iterations")
     parser.add_argument("--steps", type=int, default=200, help="SVI steps (map, vi)")
-    parser.add_argument("--num-samples", type=int, default=100)
+    parser.add_argument(
+        "--num-samples", type=int, default=None, help="posterior draws (default: the method's)"
+    )
     args = parser.parse_args()
     print(f"{'method':>8} {'c':>4} {'seconds':>8} {'peak RSS GB':>11} {'file GB':>8}")
     for c in (int(v) for v in args.c.split(",")):

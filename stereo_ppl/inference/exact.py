@@ -15,6 +15,12 @@ parameters, not estimated stochastically. Three facts make this fast:
    in ``A``. Both are solved by conjugate gradients preconditioned with the
    exact solution for separable weights ``ivar ~ kappa omega^T``
    (a Kronecker factor for ``A``, one shared eigenbasis for all pixels).
+   Up to ``c = 128`` the preconditioner's diagonal blocks are exact (one
+   ``(c + 1)``-square system per pixel and one ``c``-square system per star,
+   ``O(n c^2 P2)`` to form, inverted on the host); above, the exact diagonals
+   in the separable eigenbases ("rotated Jacobi", ``O(n c P2)``, no per-pixel
+   matrices) keep the cost per iteration linear in ``c`` and the memory at
+   ``O((n + P2) c)``.
 3. **Symmetries.** The likelihood is unchanged by ``z -> z M^T`` (and by
    ``z -> z + 1 u^T`` when the constant lies in the row space), which
    :func:`~.exact_linalg.balance` exploits exactly after every step.
@@ -48,9 +54,11 @@ __all__ = ["ExactResult", "ExactTrace", "solve_exact"]
 _ALS_GAIN = 1e-3  # leave block minimisation when a sweep gains less (relative)
 _MAX_ALS = 25
 _MAX_CG = 150
-_ETA_ALS = 1e-3  # relative residual of the block solves
+_ETA_ALS = 1e-3  # relative residual of the block solves (exact-block preconditioner)
+_ETA_ALS_CHEAP = 1e-2  # the same with the separable / rotated preconditioners
 _ETA_MIN = 0.0  # smallest Newton forcing term
 _EXACT_MAX_C = 128  # exact per-pixel / per-star preconditioner blocks up to this c
+_PRECOND = None  # force "separable", "rotated" or "exact" (tests); None: by c
 _REFRESH = 1  # Newton iterations between recomputations of the exact blocks
 
 
@@ -233,10 +241,10 @@ class _State:
         self.dtype = data.design.dtype
         self.num_good = float(np.count_nonzero(np.asarray(data.ivar)))
         n, r = space.design.shape
-        self.exact = num_latent <= _EXACT_MAX_C
+        self.mode = _PRECOND or ("exact" if num_latent <= _EXACT_MAX_C else "rotated")
         self.star = None
         self.blocks = (None, None, None)
-        if self.exact and r == n and space.gram.min() >= 0.05:
+        if self.mode == "exact" and r == n and space.gram.min() >= 0.05:
             inv = np.linalg.inv(space.design)
             prior_z = np.einsum("j,ji->i", space.prior, inv**2)
             self.star = (jnp.asarray(inv, self.dtype), jnp.asarray(prior_z, self.dtype))
@@ -281,25 +289,31 @@ class _State:
             vert[:, : basis.shape[1]] = basis
         parts = (np.maximum(lam_c, 0.0), vec_c, lam_t, vec_t, vert)
         pc = K.Precond(*(jnp.asarray(x, self.dtype) for x in parts))
-        if not self.exact:
+        if self.mode == "separable":
             return pc
+        if self.mode == "rotated":
+            den_a, den_t = K.rotated_diagonals(p, self.data, pc.vec_c, pc.vec_t)
+            return pc._replace(den_a=den_a, den_t=den_t)
         star = star and self.star is not None
         if theta or star:
-            inv, prior_z = self.star if self.star is not None else (None, None)
-            theta_inv, z_mean, star_inv = K.exact_blocks(
-                p, self.data, inv, prior_z, theta=theta, star=star
+            prior_z = self.star[1] if self.star is not None else None
+            theta_gram, z_mean, star_gram = K.block_grams(
+                p, self.data, prior_z, theta=theta, star=star
             )
             old = self.blocks
             self.blocks = (
-                theta_inv if theta else old[0],
+                self._inverses(theta_gram) if theta else old[0],
                 z_mean if theta else old[1],
-                star_inv if star else old[2],
+                self._inverses(star_gram) if star else old[2],
             )
         theta_inv, z_mean, star_inv = self.blocks
         design_inv = self.star[0] if star_inv is not None else None
         return pc._replace(
             theta_inv=theta_inv, z_mean=z_mean, star_inv=star_inv, design_inv=design_inv
         )
+
+    def _inverses(self, grams):
+        return jnp.asarray(L.spd_inverses(np.asarray(grams)), self.dtype)
 
 
 def _sq(x):
@@ -320,11 +334,12 @@ def _optimise(state, p, *, max_iter, tol, gtol, bar):
     f, gnorm = state.record(p)
     g0 = max(gnorm, 1e-300)
     it = 0
+    eta_als = _ETA_ALS if state.mode == "exact" else _ETA_ALS_CHEAP
     while it < max_iter and it < _MAX_ALS:
         pc = state.precond(p, vertical=False, star=False)
-        p, cg_t, _ = K.theta_step(p, pc, state.data, _ETA_ALS, _MAX_CG)
+        p, cg_t, _ = K.theta_step(p, pc, state.data, eta_als, _MAX_CG)
         pc = state.precond(p, vertical=False, theta=False)
-        p, cg_a, _ = K.a_step(p, pc, state.data, _ETA_ALS, _MAX_CG)
+        p, cg_a, _ = K.a_step(p, pc, state.data, eta_als, _MAX_CG)
         p = state.balanced(p)
         f_new, gnorm = state.record(p, int(cg_t) + int(cg_a))
         it += 1

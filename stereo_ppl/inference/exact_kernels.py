@@ -27,11 +27,12 @@ __all__ = [
     "Params",
     "Precond",
     "a_step",
+    "block_grams",
     "decrease",
-    "exact_blocks",
     "gram_pieces",
     "newton_step",
     "objective",
+    "rotated_diagonals",
     "theta_step",
 ]
 
@@ -62,7 +63,8 @@ class Precond(NamedTuple):
     """Preconditioner pieces.
 
     The separable ones (eigen-decompositions, from :func:`gram_pieces` on the
-    host) are always set; the exact blocks (:func:`exact_blocks`) replace
+    host) are always set; the exact blocks (from :func:`block_grams`) or the
+    exact diagonals in the same eigenbases (:func:`rotated_diagonals`) replace
     them where not ``None``.
     """
 
@@ -75,6 +77,8 @@ class Precond(NamedTuple):
     z_mean: jax.Array | None = None  # (c,) the centring of theta_inv
     star_inv: jax.Array | None = None  # (n, c, c) per-star inverses (z coordinates)
     design_inv: jax.Array | None = None  # (r, n) inverse of the design (r == n)
+    den_a: jax.Array | None = None  # (c, r) exact diagonal in the (vec_c, design) basis
+    den_t: jax.Array | None = None  # (P2, c + 1) exact diagonal in the vec_t basis
 
 
 def _dot(x, y):
@@ -129,42 +133,67 @@ def gram_pieces(p, d):
 
 
 @partial(jax.jit, static_argnames=("theta", "star"))
-def exact_blocks(p, d, design_inv, star_prior, *, theta=True, star=True):
-    """Exact block inverses: per pixel for ``(bf, b)``, per star for ``z``.
+def block_grams(p, d, star_prior, *, theta=True, star=True):
+    """Exact diagonal blocks of the Hessian: per pixel for ``(bf, b)``, per star for ``z``.
+
+    They are inverted on the host (:func:`~.exact_linalg.spd_inverses`): XLA's
+    batched triangular solves are very slow on CPU.
 
     Parameters
     ----------
     p : Params
     d : Data
-    design_inv : array, shape (r, n)
-        Inverse of ``d.design`` (square); only used for the star blocks.
     star_prior : array, shape (n,)
-        Diagonal of the ``a`` prior expressed in ``z`` coordinates.
+        Diagonal of the ``a`` prior expressed in ``z`` coordinates; only used
+        for the star blocks.
     theta, star : bool
         Which blocks to compute (the other is returned as ``None``).
 
     Returns
     -------
-    theta_inv : array, shape (P2, c + 1, c + 1) or None
-        Inverses of the per-pixel systems in coordinates centred on ``zbar``.
+    theta_gram : array, shape (P2, c + 1, c + 1) or None
+        Per-pixel systems in coordinates centred on ``zbar``.
     zbar : array, shape (c,)
-    star_inv : array, shape (n, c, c) or None
-        Inverses of ``bf^T diag(ivar_i) bf + star_prior_i I``.
+    star_gram : array, shape (n, c, c) or None
+        ``bf^T diag(ivar_i) bf + star_prior_i I``.
     """
     n, c = d.design.shape[0], p.a.shape[0]
     z = d.design @ p.a.T
     zbar = d.kappa @ z / jnp.sum(d.kappa)
-    theta_inv = star_inv = None
+    theta_gram = star_gram = None
     if theta:
         zt = jnp.concatenate([z - zbar, jnp.ones((n, 1), z.dtype)], axis=1)
         h = _weighted_grams(d.ivar.T, zt)
         # prior precision in centred coordinates: T^-T T^-1, T = [[I, 0], [zbar^T, 1]]
         t_inv = jnp.eye(c + 1, dtype=z.dtype).at[c, :c].set(-zbar)
-        theta_inv = _spd_inverse(h + t_inv.T @ t_inv)
+        theta_gram = h + t_inv.T @ t_inv
     if star:
         cs = _weighted_grams(d.ivar, p.bf)
-        star_inv = _spd_inverse(cs + star_prior[:, None, None] * jnp.eye(c, dtype=z.dtype))
-    return theta_inv, zbar, star_inv
+        star_gram = cs + star_prior[:, None, None] * jnp.eye(c, dtype=z.dtype)
+    return theta_gram, zbar, star_gram
+
+
+@jax.jit
+def rotated_diagonals(p, d, vec_c, vec_t):
+    """Exact Hessian diagonals in the eigenbases of the separable preconditioner.
+
+    The separable preconditioner is diagonal in the basis ``vec_c`` (components)
+    x design columns for ``a`` and ``vec_t`` for every pixel's ``(bf, b)``;
+    replacing its diagonal by the exact one absorbs how the weights vary across
+    stars and pixels, for the cost of two (n, P2) x (P2, c) products.
+
+    Returns
+    -------
+    den_a : array, shape (c, r)
+    den_t : array, shape (P2, c + 1)
+    """
+    n = d.design.shape[0]
+    z = d.design @ p.a.T
+    zt = jnp.concatenate([z, jnp.ones((n, 1), z.dtype)], axis=1) @ vec_t
+    den_t = d.ivar.T @ zt**2 + 1.0
+    s = d.ivar @ (p.bf @ vec_c) ** 2  # (n, c)
+    den_a = s.T @ d.design**2 + d.prior[None, :]
+    return den_a, den_t
 
 
 def _weighted_grams(weights, x):
@@ -180,24 +209,14 @@ def _weighted_grams(weights, x):
     return packed[:, index]
 
 
-def _spd_inverse(m):
-    """Inverses of a batch of SPD matrices, with a tiny relative jitter."""
-    diag = jnp.diagonal(m, axis1=-2, axis2=-1)
-    jitter = 16 * jnp.finfo(m.dtype).eps * m.shape[-1] * jnp.max(diag, axis=-1)
-    eye = jnp.eye(m.shape[-1], dtype=m.dtype)
-    chol = jnp.linalg.cholesky(m + jitter[:, None, None] * eye)
-    inv_chol = jax.lax.linalg.triangular_solve(
-        chol, jnp.broadcast_to(eye, m.shape), left_side=True, lower=True
-    )
-    return jnp.swapaxes(inv_chol, -1, -2) @ inv_chol
-
-
 def _precond_parts(pc, d):
     def project(r):
         return r - (r @ pc.vertical) @ pc.vertical.T
 
     if pc.star_inv is None:
         den_a = pc.lam_c[:, None] * d.gram[None, :] + d.prior[None, :]
+        if pc.den_a is not None:
+            den_a = pc.den_a
 
         def inv_a(r):
             return pc.vec_c @ ((pc.vec_c.T @ r) / den_a)
@@ -209,6 +228,8 @@ def _precond_parts(pc, d):
 
     if pc.theta_inv is None:
         den_t = d.omega[:, None] * pc.lam_t[None, :] + 1.0
+        if pc.den_t is not None:
+            den_t = pc.den_t
 
         def inv_t(bf, b):
             x = ((jnp.concatenate([bf, b[:, None]], axis=1) @ pc.vec_t) / den_t) @ pc.vec_t.T

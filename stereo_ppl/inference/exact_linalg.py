@@ -23,6 +23,7 @@ curvature of order one, which keeps float32 conjugate gradients stable.
 from typing import NamedTuple
 
 import numpy as np
+from scipy.linalg import lapack
 
 __all__ = [
     "RowSpace",
@@ -30,6 +31,7 @@ __all__ = [
     "ridge_rrr_init",
     "row_space",
     "separable_weights",
+    "spd_inverses",
     "theta_eigen",
     "vertical_basis",
 ]
@@ -270,3 +272,44 @@ def theta_eigen(z_centered_gram, z_mean, kappa_sum):
     m[c, c] = kappa_sum
     lam, vec = np.linalg.eigh(m)
     return np.maximum(lam, 0.0), vec
+
+
+def spd_inverses(mats):
+    """Inverses of a batch of symmetric positive (semi-)definite matrices.
+
+    One LAPACK Cholesky factorisation and inversion (``potrf``, ``potri``) per
+    matrix, in the input's precision, after a tiny relative jitter on the
+    diagonal; a matrix whose factorisation still fails is inverted in float64
+    through its eigen-decomposition with eigenvalues clipped at the jitter.
+    (XLA's batched triangular solves, the alternative on the device, are two
+    orders of magnitude slower on CPU.)
+
+    Parameters
+    ----------
+    mats : array, shape (k, m, m)
+        float32 or float64; only the lower triangle is read.
+
+    Returns
+    -------
+    ndarray, shape (k, m, m)
+        Symmetric inverses, same dtype.
+    """
+    mats = np.array(mats, copy=True)
+    m = mats.shape[-1]
+    if mats.shape[0] == 0:
+        return mats
+    potrf, potri = lapack.get_lapack_funcs(("potrf", "potri"), (mats,))
+    diag = np.diagonal(mats, axis1=1, axis2=2)
+    jitter = 16 * np.finfo(mats.dtype).eps * m * np.maximum(diag.max(axis=1), 1e-30)
+    idx = np.arange(m)
+    mats[:, idx, idx] += jitter[:, None].astype(mats.dtype)
+    for k in range(mats.shape[0]):
+        chol, info = potrf(mats[k], lower=1, clean=0, overwrite_a=0)
+        if info == 0:
+            inv, info = potri(chol, lower=1, overwrite_c=1)
+        if info != 0:
+            lam, vec = np.linalg.eigh(np.tril(mats[k]).astype(np.float64), UPLO="L")
+            inv = (vec / np.maximum(lam, jitter[k])) @ vec.T
+        mats[k] = inv
+    lower = np.tril(mats)
+    return lower + np.swapaxes(np.tril(lower, -1), 1, 2)

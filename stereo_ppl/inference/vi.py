@@ -109,6 +109,21 @@ def _scale_by_tree(steps):
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
 
+def _draw(auto, rng_key, params, train, num_samples, chunk=10):
+    """``num_samples`` guide draws, made ``chunk`` at a time into host arrays."""
+    samples = {}
+    for start in range(0, num_samples, chunk):
+        size = min(chunk, num_samples - start)
+        key = jax.random.fold_in(rng_key, start)
+        draws = auto.sample_posterior(key, params, *train, sample_shape=(size,))
+        for name in PARAM_SITES:
+            value = np.asarray(draws[name])
+            if name not in samples:
+                samples[name] = np.empty((num_samples, *value.shape[1:]), value.dtype)
+            samples[name][start : start + size] = value
+    return samples
+
+
 def fit_vi(
     rng_key,
     train: ModelData,
@@ -220,8 +235,7 @@ def fit_vi(
             seconds.append(time.perf_counter() - start)
             bar.update(length, elbo=elbo)
     params = svi.get_params(state)
-    draws = auto.sample_posterior(key_draw, params, *train, sample_shape=(num_samples,))
-    samples = {k: np.asarray(draws[k]) for k in PARAM_SITES}
+    samples = _draw(auto, key_draw, params, train, num_samples)
     mean = {k: np.asarray(v) for k, v in auto.median(params).items() if k in PARAM_SITES}
     trace = ElboTrace(np.asarray(steps), np.asarray(elbos), np.asarray(seconds))
     return VIResult(samples, mean, trace, time.perf_counter() - start)

@@ -170,17 +170,80 @@ def test_masked_pixels_do_not_matter(solved):
 
 @pytest.mark.core
 def test_preconditioner_paths_agree(monkeypatch):
-    """Separable-weight and exact-block preconditioners reach the same optimum.
+    """Separable, rotated-diagonal and exact-block preconditioners reach one optimum.
 
     ``n < P1`` here, so the exact path also uses the per-star blocks.
     """
     f1, f2, ivar = _problem(1, n=24, p1=40, p2=20, rank=2)
     results = []
-    for exact_max_c in (0, 128):
-        monkeypatch.setattr(exact_module, "_EXACT_MAX_C", exact_max_c)
+    for mode in ("separable", "rotated", "exact"):
+        monkeypatch.setattr(exact_module, "_PRECOND", mode)
         results.append(solve_exact(jax.random.key(0), f1, f2, ivar, num_latent=4))
     assert all(r.converged for r in results)
-    assert_allclose(results[0].log_joint, results[1].log_joint, rtol=1e-10 if _is64() else 1e-6)
+    for other in results[1:]:
+        assert_allclose(other.log_joint, results[0].log_joint, rtol=1e-10 if _is64() else 1e-6)
+
+
+def test_rotated_diagonals_are_hessian_diagonals():
+    """``rotated_diagonals`` == diagonal of the block Hessians in the eigenbases."""
+    f1, f2, ivar = _problem(6, n=14, p1=20, p2=9, rank=2)
+    c = 3
+    kappa, omega = exact_linalg.separable_weights(ivar)
+    space = exact_linalg.row_space(f1, kappa)
+    rng = np.random.default_rng(0)
+    r = space.design.shape[1]
+    dtype = default_float()
+    data = exact_kernels.Data(
+        *(jnp.asarray(x, dtype) for x in (space.design, ivar, f2, space.prior, space.gram)),
+        *(jnp.asarray(x, dtype) for x in (space.scale, kappa, omega, B_MEAN)),
+    )
+    p = exact_kernels.Params(
+        *(
+            jnp.asarray(x, dtype)
+            for x in (rng.normal(size=(c, r)), rng.normal(size=(9, c)), 1 + 0 * omega)
+        )
+    )
+    vec_c = np.linalg.qr(rng.normal(size=(c, c)))[0]
+    vec_t = np.linalg.qr(rng.normal(size=(c + 1, c + 1)))[0]
+    den_a, den_t = exact_kernels.rotated_diagonals(
+        p, data, jnp.asarray(vec_c, dtype), jnp.asarray(vec_t, dtype)
+    )
+
+    def grad(q):
+        return exact_kernels.objective(q, data)[1]
+
+    def curvature(v):
+        hv = jax.jvp(grad, (p,), (v,))[1]
+        return float(sum(jnp.vdot(x, y) for x, y in zip(v, hv, strict=True)))
+
+    zeros = exact_kernels.Params(*(jnp.zeros_like(x) for x in p))
+    for k, j in [(0, 0), (1, 5), (2, r - 1)]:
+        v = zeros._replace(a=jnp.asarray(np.outer(vec_c[:, k], np.eye(r)[j]), dtype))
+        assert_allclose(float(den_a[k, j]), curvature(v), rtol=1e-9 if _is64() else 1e-4)
+    for pix, k in [(0, 0), (4, 2), (8, c)]:
+        bf = np.zeros((9, c))
+        bf[pix] = vec_t[:c, k]
+        b = np.zeros(9)
+        b[pix] = vec_t[c, k]
+        v = zeros._replace(bf=jnp.asarray(bf, dtype), b=jnp.asarray(b, dtype))
+        assert_allclose(float(den_t[pix, k]), curvature(v), rtol=1e-9 if _is64() else 1e-4)
+
+
+@pytest.mark.core
+def test_spd_inverses_match_numpy():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(5, 6, 4))
+    mats = x @ np.swapaxes(x, 1, 2) + 0.1 * np.eye(6)
+    mats[2] = np.outer(x[2, :, 0], x[2, :, 0]) - 1e-3 * np.eye(6)  # indefinite: eigh fallback
+    inv = exact_linalg.spd_inverses(mats)
+    assert inv.shape == mats.shape and inv.dtype == mats.dtype
+    assert_allclose(inv[[0, 1, 3, 4]], np.linalg.inv(mats[[0, 1, 3, 4]]), rtol=1e-7)
+    assert np.all(np.isfinite(inv))
+    assert_allclose(inv, np.swapaxes(inv, 1, 2), rtol=0, atol=0)
+    well = mats[[0, 1]] + np.eye(6)
+    inv32 = exact_linalg.spd_inverses(well.astype(np.float32))
+    assert inv32.dtype == np.float32
+    assert_allclose(inv32, np.linalg.inv(well).astype(np.float32), rtol=1e-3, atol=1e-4)
 
 
 def test_agrees_with_long_svi():
