@@ -8,7 +8,7 @@ import typer
 
 from .common import enable_x64, parse_int_list
 
-__all__ = ["X64", "BatchSize", "Holdout", "Seed", "Steps", "app"]
+__all__ = ["X64", "BatchSize", "Holdout", "Seed", "app"]
 
 app = typer.Typer(
     name="stereo-ppl",
@@ -21,7 +21,6 @@ app = typer.Typer(
 Seed = Annotated[
     int, typer.Option("--seed", help="Seed of the PRNG key (split, init, minibatches).")
 ]
-Steps = Annotated[int, typer.Option("--steps", help="Largest number of AdamW steps per fit.")]
 BatchSize = Annotated[
     int | None,
     typer.Option("--batch-size", help="Stars per minibatch (default: all training stars)."),
@@ -42,12 +41,17 @@ def demo(
     ] = 1100,
     c: Annotated[str, typer.Option("-c", help="Comma-separated latent sizes to fit.")] = "2,10,50",
     seed: Seed = 0,
-    steps: Steps = 2000,
+    method: Annotated[
+        str, typer.Option("--method", help="Fitting method: exact, map, laplace or vi.")
+    ] = "exact",
+    steps: Annotated[
+        int | None, typer.Option("--steps", help="SVI steps per fit (map, vi).")
+    ] = None,
     batch_size: BatchSize = None,
     holdout_fraction: Holdout = 0.2,
     x64: X64 = False,
 ) -> None:
-    """Make the built-in paired survey, fit it for several c, write files and a figure."""
+    """Write the built-in survey as survey files, prepare them, fit several c, plot."""
     enable_x64(x64)
     from .demo import run_demo
 
@@ -56,6 +60,7 @@ def demo(
         num_stars=num_stars,
         num_latents=parse_int_list(c, what="-c"),
         seed=seed,
+        method=method,
         num_steps=steps,
         batch_size=batch_size,
         heldout_fraction=holdout_fraction,

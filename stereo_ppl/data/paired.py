@@ -54,6 +54,7 @@ def make_paired(
     apogee_pixel: np.ndarray | None = None,
     lamost_pixel: np.ndarray | None = None,
     attrs: Mapping[str, Any] | None = None,
+    labels: Mapping[str, Any] | None = None,
 ) -> xr.Dataset:
     """Build and validate a paired dataset from plain arrays.
 
@@ -78,6 +79,10 @@ def make_paired(
         APOGEE grid when chip gaps were dropped). Default ``0, 1, ...``.
     attrs : mapping, optional
         Dataset attributes (provenance, cut counts, ...).
+    labels : mapping, optional
+        Further per-star variables (dimension ``star``), e.g. catalogue
+        labels: name to an array of shape (num_stars,) or to ``(array,
+        attrs)``. Names must not clash with the variables above.
 
     Returns
     -------
@@ -160,6 +165,16 @@ def make_paired(
             np.asarray(apogee_ivar),
             {"long_name": "survey-1 inverse variance; 0 marks a bad pixel"},
         )
+    for name, value in (labels or {}).items():
+        values, var_attrs = value if isinstance(value, tuple) else (value, {})
+        values = np.asarray(values)
+        if name in data_vars or name in coords:
+            raise PairedDataError(f"label {name!r} clashes with a paired-dataset variable")
+        if values.shape != (num_stars,):
+            raise PairedDataError(
+                f"label {name!r} has shape {values.shape}, expected ({num_stars},) (one per star)"
+            )
+        data_vars[name] = (STAR, values, dict(var_attrs))
     ds = xr.Dataset(data_vars, coords=coords, attrs=dict(attrs or {}))
     validate_paired(ds)
     return ds

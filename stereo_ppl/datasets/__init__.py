@@ -8,17 +8,22 @@ lists, survey-like noise, LAMOST bad pixels and unflagged LAMOST artefacts
 
 from .artefacts import ARTEFACT_CODES
 from .builtin import BuiltinSurvey, make_builtin
+from .files import FAILING_ROWS, BuiltinFiles, prepared_truth, write_builtin_files
 from .labels import LABEL_NAMES, LABEL_UNITS
 from .linelist import LINELIST_SEED
 from .spectra import apogee_true_flux, lamost_true_flux
 
 __all__ = [
     "ARTEFACT_CODES",
+    "FAILING_ROWS",
     "LABEL_NAMES",
     "LABEL_UNITS",
     "LINELIST_SEED",
+    "BuiltinFiles",
     "BuiltinSurvey",
     "apogee_true_flux",
     "lamost_true_flux",
     "make_builtin",
+    "prepared_truth",
+    "write_builtin_files",
 ]

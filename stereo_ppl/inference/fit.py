@@ -104,6 +104,8 @@ def fit(
         draws = {k: np.asarray(v)[None, None] for k, v in draws.items()}
     log_lik = log_likelihood_per_star(draws, data)
     config = {"num_latent": num_latent, "heldout_fraction": heldout_fraction, **options}
+    if isinstance(config.get("init"), dict):
+        config["init"] = "given"  # arrays do not belong in a JSON attribute
     attrs = {
         **output.attrs,
         "b_F_prior_mean": float(options.get("b_F_prior_mean", DEFAULT_B_F_PRIOR_MEAN)),

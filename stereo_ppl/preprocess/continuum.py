@@ -8,7 +8,7 @@ pixel ``i`` is
 
 and the normalised spectrum is ``flux / cont`` with ``ivar * cont**2``. The sum
 is a banded matrix product over pixels, done in blocks, so a batch of stars
-costs one BLAS call per block.
+on one grid (or on grids equal up to rounding) costs one BLAS call per block.
 """
 
 import numpy as np
@@ -17,6 +17,8 @@ from .checks import PreprocessError, as_angstrom, check_spectra, check_wavelengt
 
 __all__ = ["continuum_normalise", "gaussian_continuum"]
 
+#: Rows of a per-star wavelength array closer than this (relative) share one kernel.
+_SAME_GRID_RTOL = 1e-13
 #: Kernel entries computed per block (memory of one block: 8 bytes each).
 _BLOCK_ENTRIES = 2_000_000
 
@@ -43,11 +45,34 @@ def _smooth(wavelength: np.ndarray, weighted: np.ndarray, scale: float, window: 
     for start in range(0, num_pixels, block):
         stop = min(start + block, num_pixels)
         j0, j1 = lo[start], hi[stop - 1]
-        delta = wavelength[start:stop, None] - wavelength[None, j0:j1]
-        kernel = np.exp(-0.5 * (delta / scale) ** 2)
-        kernel[np.abs(delta) > window] = 0.0
+        # in place: the temporaries are megabytes, allocating each costs page faults
+        kernel = np.subtract.outer(wavelength[start:stop], wavelength[j0:j1])
+        np.multiply(kernel, kernel, out=kernel)
+        outside = kernel > window**2
+        kernel *= -0.5 / scale**2
+        np.exp(kernel, out=kernel)
+        kernel[outside] = 0.0
         out[:, start:stop] = weighted[:, j0:j1] @ kernel.T
     return out
+
+
+def _same_grid_rows(wavelength: np.ndarray) -> list[np.ndarray]:
+    """Rows of ``wavelength`` (num_rows, num_pixels) grouped by grid.
+
+    Two rows share a grid when they agree to :data:`_SAME_GRID_RTOL` (rounding:
+    e.g. one grid shifted to the observed frame and back), so the kernel of the
+    first serves all. Rows are visited in order of their first wavelength, so
+    the cost is ``O(num_rows * num_pixels)``.
+    """
+    groups: list[list[int]] = []
+    for i in np.argsort(wavelength[:, 0], kind="stable").tolist():
+        if groups:
+            first = wavelength[groups[-1][0]]
+            if np.all(np.abs(wavelength[i] - first) <= _SAME_GRID_RTOL * first):
+                groups[-1].append(i)
+                continue
+        groups.append([i])
+    return [np.array(group) for group in groups]
 
 
 def gaussian_continuum(wavelength, flux, ivar, *, scale=100.0, window=300.0) -> np.ndarray:
@@ -90,21 +115,14 @@ def gaussian_continuum(wavelength, flux, ivar, *, scale=100.0, window=300.0) -> 
     num_rows = flux2.shape[0]
     if wl.ndim == 1:
         sums = _smooth(wl, np.concatenate([ivar2 * flux2, ivar2]), scale, window)
+        numerator, denominator = sums[:num_rows], sums[num_rows:]
     else:
-        sums = np.concatenate(
-            [
-                np.stack(
-                    [
-                        _smooth(wl[i], (ivar2 * flux2)[i : i + 1], scale, window)[0]
-                        for i in range(num_rows)
-                    ]
-                ),
-                np.stack(
-                    [_smooth(wl[i], ivar2[i : i + 1], scale, window)[0] for i in range(num_rows)]
-                ),
-            ]
-        )
-    numerator, denominator = sums[:num_rows], sums[num_rows:]
+        # one kernel per distinct grid, applied to all its stars' sums at once
+        numerator, denominator = np.empty_like(flux2), np.empty_like(flux2)
+        for rows in _same_grid_rows(wl):
+            part = np.concatenate([ivar2[rows] * flux2[rows], ivar2[rows]])
+            sums = _smooth(wl[rows[0]], part, scale, window)
+            numerator[rows], denominator[rows] = sums[: rows.size], sums[rows.size :]
     with np.errstate(divide="ignore", invalid="ignore"):
         continuum = np.where(denominator > 0, numerator / denominator, np.nan)
     return continuum.reshape(shape)

@@ -22,6 +22,8 @@ __all__ = ["RESAMPLE_METHODS", "resample"]
 
 #: Methods :func:`resample` knows.
 RESAMPLE_METHODS = ("linear", "flux-conserving")
+#: Interpolation weights (fractions of a pixel) this close to 0 or 1 are taken as 0 or 1.
+_SNAP = 1e-9
 
 
 def _searchsorted_rows(grid: np.ndarray, values: np.ndarray, side: str) -> np.ndarray:
@@ -61,8 +63,13 @@ def _linear(x, flux, ivar, new):
     index = np.clip(_searchsorted_rows(x, new, "right") - 1, 0, num_pixels - 2)
     x0 = np.take_along_axis(x, index, -1)
     x1 = np.take_along_axis(x, index + 1, -1)
-    t = (new - x0) / (x1 - x0)
-    inside = (new >= x[:, :1]) & (new <= x[:, -1:])
+    step = x1 - x0
+    t = (new - x0) / step
+    # An output pixel on an input pixel up to rounding (e.g. a grid shifted to the
+    # rest frame and back) takes that pixel alone, not a 1e-13 share of its neighbour.
+    t = np.where(np.abs(t) < _SNAP, 0.0, np.where(np.abs(t - 1.0) < _SNAP, 1.0, t))
+    slack = _SNAP * np.abs(x[:, 1:2] - x[:, :1]), _SNAP * np.abs(x[:, -1:] - x[:, -2:-1])
+    inside = (new >= x[:, :1] - slack[0]) & (new <= x[:, -1:] + slack[1])
     t = np.clip(t, 0.0, 1.0)
     good = ivar > 0
     var = np.where(good, 1.0 / np.where(good, ivar, 1.0), 0.0)

@@ -1,0 +1,172 @@
+"""``stereo-ppl sweep``: fit a paired file for many ``c``, resumably."""
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import StereoPPLError
+from .app import app
+from .common import console, enable_x64, error_console, parse_int_list
+
+__all__ = ["parse_options", "parse_workers", "sweep"]
+
+DEFAULT_C = "2,4,6,8,10,20,50,100,200,500"
+
+
+def parse_workers(text: str) -> int | str:
+    """``"4"`` -> 4 worker processes; ``"tcp://host:8786"`` -> a dask scheduler address."""
+    text = text.strip()
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    if "://" in text or (":" in text and text.rsplit(":", 1)[1].isdigit()):
+        return text
+    raise StereoPPLError(
+        f"--workers must be a number of processes or a dask scheduler address; got {text!r}"
+    )
+
+
+def parse_options(items: list[str]) -> dict:
+    """``["max_iter=50", "guide=\\"lowrank\\""]`` -> ``{"max_iter": 50, "guide": "lowrank"}``.
+
+    Values are read as JSON where they parse (numbers, true/false, null), else
+    kept as strings.
+    """
+    options = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise StereoPPLError(f"--option must look like NAME=VALUE; got {item!r}")
+        try:
+            options[name.strip()] = json.loads(value)
+        except ValueError:
+            options[name.strip()] = value
+    return options
+
+
+@app.command("sweep")
+def sweep(
+    paired: Annotated[Path, typer.Argument(help="Paired dataset (netCDF) to fit.")],
+    out_dir: Annotated[
+        Path, typer.Option("--out-dir", help="Directory for the fits, manifest and table.")
+    ],
+    c: Annotated[
+        str, typer.Option("-c", "--num-latent", help="Comma-separated latent sizes c.")
+    ] = DEFAULT_C,
+    method: Annotated[
+        str, typer.Option("--method", help="Fitting method: exact, map, vi or laplace.")
+    ] = "exact",
+    repeats: Annotated[
+        int, typer.Option("--repeats", help="Fits per c, with different keys and starts.")
+    ] = 1,
+    workers: Annotated[
+        str,
+        typer.Option("--workers", help="Worker processes (a number) or a dask scheduler address."),
+    ] = "1",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the sweep's PRNG key.")] = 0,
+    holdout_fraction: Annotated[
+        float, typer.Option("--holdout-fraction", help="Fraction of stars held out of every fit.")
+    ] = 0.2,
+    kfold: Annotated[
+        int | None,
+        typer.Option("--kfold", help="K-fold cross-validation with this many folds instead."),
+    ] = None,
+    init: Annotated[
+        str,
+        typer.Option("--init", help="Start of repeats >= 1: jitter, random or default."),
+    ] = "jitter",
+    init_jitter: Annotated[
+        float, typer.Option("--init-jitter", help="Jitter relative to each parameter's RMS.")
+    ] = 0.3,
+    steps: Annotated[
+        int | None, typer.Option("--steps", help="num_steps of the method (map, vi).")
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", help="Further method option NAME=VALUE (repeatable)."),
+    ] = None,
+    x64: Annotated[bool, typer.Option("--x64", help="Compute in float64.")] = False,
+) -> None:
+    """Fit PAIRED once per (c, repeat), each fit written to OUT_DIR as it finishes.
+
+    Running the same command again skips finished fits and refits missing or
+    unreadable ones.
+    """
+    if x64:
+        os.environ["JAX_ENABLE_X64"] = "1"  # worker processes inherit it
+    enable_x64(x64)
+    import jax
+
+    from ..sweep import SweepConfig, run_sweep
+
+    options = parse_options(option or [])
+    if steps is not None:
+        options["num_steps"] = steps
+    config = SweepConfig(
+        method=method,
+        heldout_fraction=holdout_fraction,
+        num_folds=kfold,
+        init=init,
+        init_jitter=init_jitter,
+        options=options,
+    )
+    try:
+        report = run_sweep(
+            jax.random.key(seed),
+            paired,
+            out_dir,
+            num_latents=parse_int_list(c, what="-c"),
+            num_repeats=repeats,
+            config=config,
+            seed=seed,
+            workers=parse_workers(workers),
+            progress=True,
+        )
+    except KeyboardInterrupt:
+        error_console.print(
+            f"interrupted: finished fits are saved in {out_dir}; "
+            "run the same command again to continue"
+        )
+        raise typer.Exit(130) from None
+    console.print(
+        f"{len(report.jobs)} fits: {len(report.skipped)} already done, "
+        f"{len(report.fitted)} fitted now, {len(report.failed)} failed"
+    )
+    if report.table is not None:
+        _print_table(report.table)
+        console.print(f"wrote {out_dir / 'summary.nc'}; compare with: stereo-ppl compare {out_dir}")
+    if report.failed:
+        names = ", ".join(job.name for job in report.failed)
+        raise StereoPPLError(f"{len(report.failed)} fits failed ({names}); rerun to retry them")
+
+
+def _print_table(table) -> None:
+    """One row per c: repeats done, held-out scores of the best repeat, seconds."""
+    import numpy as np
+    from rich.table import Table
+
+    out = Table(title="sweep (best repeat by training log joint)")
+    for name in ("c", "repeats", "held-out lpd / star", "held-out log joint / star", "time [s]"):
+        out.add_column(name, justify="right")
+    sweep_dims = [d for d in ("repeat", "fold") if d in table.dims]
+    train = table["train_log_joint"].sum([d for d in sweep_dims if d != "repeat"], skipna=False)
+    held = table["heldout_lpd"].sum([d for d in sweep_dims if d != "repeat"], skipna=False)
+    joint = table["heldout_log_joint"].sum([d for d in sweep_dims if d != "repeat"], skipna=False)
+    per = table.sizes["star"] if "fold" in table.dims else int(table["heldout"].values.sum())
+    seconds = table["seconds"].sum([d for d in sweep_dims if d != "repeat"], skipna=False)
+    for i, c in enumerate(table["num_latent"].values):
+        done = np.flatnonzero(np.isfinite(train.values[i]))
+        if done.size == 0:
+            out.add_row(str(c), "0", "", "", "")
+            continue
+        best = done[np.argmax(train.values[i][done])]
+        out.add_row(
+            str(c),
+            str(done.size),
+            f"{held.values[i, best] / per:.6g}",
+            f"{joint.values[i, best] / per:.6g}",
+            f"{np.nanmean(seconds.values[i]):.3g}",
+        )
+    console.print(out)

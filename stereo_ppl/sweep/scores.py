@@ -1,0 +1,186 @@
+"""Scores of one fit: held-out log joint, per-star log predictive density, PSIS-LOO.
+
+Point-estimate scores are computed with NumPy in float64 whatever dtype the
+fit ran in (sums over thousands of pixels and stars lose the differences
+between neighbouring ``c`` in float32). PSIS-LOO uses :func:`arviz_stats.loo`
+on the fit's ``log_likelihood`` group where the fit has posterior draws.
+"""
+
+import arviz_stats
+import numpy as np
+import xarray as xr
+from scipy.special import logsumexp
+
+from ..dims import STAR
+from ..models import DEFAULT_B_F_PRIOR_MEAN, PARAM_SITES
+
+__all__ = ["log_prior", "point_estimate", "point_log_likelihood", "score_fit"]
+
+_HALF_LOG_2PI = 0.5 * float(np.log(2 * np.pi))
+_CHUNK = 256  # stars per block when evaluating the likelihood
+
+
+def log_prior(params: dict, *, b_F_prior_mean: float = DEFAULT_B_F_PRIOR_MEAN) -> float:
+    """Log density of the priors of eq. 1–2 at ``params`` (float64).
+
+    Parameters
+    ----------
+    params : dict
+        ``beta_z`` (latent, apogee_pixel), ``beta_F`` (lamost_pixel, latent),
+        ``b_F`` (lamost_pixel,).
+    b_F_prior_mean : float
+        Prior mean of ``b_F``.
+
+    Returns
+    -------
+    float
+        ``sum log Normal(beta | 0, 1) + sum log Normal(b_F | b_F_prior_mean, 1)``.
+    """
+    total = 0.0
+    for name in PARAM_SITES:
+        value = np.asarray(params[name], dtype=np.float64)
+        if name == "b_F":
+            value = value - b_F_prior_mean
+        total += float(-0.5 * np.sum(value**2) - _HALF_LOG_2PI * value.size)
+    return total
+
+
+def point_log_likelihood(params: dict, apogee_flux, lamost_flux, lamost_ivar) -> np.ndarray:
+    """``log p(F2_i | params)`` of eq. 2 for every star, in float64.
+
+    Parameters
+    ----------
+    params : dict
+        ``beta_z`` (latent, apogee_pixel), ``beta_F`` (lamost_pixel, latent),
+        ``b_F`` (lamost_pixel,).
+    apogee_flux : array, shape (num_stars, num_apogee_pixels)
+    lamost_flux, lamost_ivar : array, shape (num_stars, num_lamost_pixels)
+        Pixels with ``lamost_ivar == 0`` are left out (their flux may be NaN).
+
+    Returns
+    -------
+    ndarray, shape (num_stars,)
+    """
+    beta_z, beta_f, b_f = (np.asarray(params[k], dtype=np.float64) for k in PARAM_SITES)
+    out = np.empty(len(apogee_flux), dtype=np.float64)
+    for start in range(0, len(out), _CHUNK):
+        block = slice(start, start + _CHUNK)
+        f1 = np.asarray(apogee_flux[block], dtype=np.float64)
+        ivar = np.asarray(lamost_ivar[block], dtype=np.float64)
+        good = ivar > 0
+        flux = np.where(good, np.asarray(lamost_flux[block], dtype=np.float64), 0.0)
+        mu = (f1 @ beta_z.T) @ beta_f.T + b_f
+        safe = np.where(good, ivar, 1.0)
+        pixel = -0.5 * safe * (flux - mu) ** 2 + 0.5 * np.log(safe) - _HALF_LOG_2PI
+        out[block] = np.where(good, pixel, 0.0).sum(axis=1)
+    return out
+
+
+def point_estimate(tree: xr.DataTree) -> dict:
+    """The fit's point estimate: its only draw, or the posterior mean of each parameter.
+
+    Returns
+    -------
+    dict
+        ``beta_z`` (latent, apogee_pixel), ``beta_F`` (lamost_pixel, latent),
+        ``b_F`` (lamost_pixel,) as float64 NumPy arrays.
+    """
+    posterior = tree["posterior"]
+    return {
+        name: np.asarray(posterior[name].values, dtype=np.float64).mean(axis=(0, 1))
+        for name in PARAM_SITES
+    }
+
+
+def _num_draws(tree: xr.DataTree) -> int:
+    sizes = tree["posterior"].sizes
+    return int(sizes["chain"] * sizes["draw"])
+
+
+def score_fit(tree: xr.DataTree, paired: xr.Dataset) -> xr.Dataset:
+    """Score a fit on the paired dataset it was fitted to.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit (layout of :mod:`stereo_ppl.inference.results`); its
+        ``constant_data/heldout`` marks the held-out stars.
+    paired : xarray.Dataset
+        The paired dataset (all stars, in the fit's star order).
+
+    Returns
+    -------
+    xarray.Dataset
+        The ``scores`` group of a sweep fit:
+
+        ``lpd`` (star)
+            Log predictive density of each star's LAMOST spectrum: at the
+            point estimate for a point fit, ``log mean_s p(F2_i | theta_s)``
+            over the draws otherwise. Out of sample for held-out stars.
+        ``heldout_log_joint``, ``train_log_joint`` ()
+            The seed study's score: log prior plus log likelihood of the
+            held-out (training) stars at the point estimate.
+        ``heldout_lpd``, ``heldout_lpd_se`` ()
+            Sum of ``lpd`` over held-out stars and its standard error
+            ``sqrt(n var(lpd))``.
+        ``num_heldout``, ``num_draws`` ()
+            Counts of held-out stars and of posterior draws.
+        ``loo_elpd_i``, ``pareto_k`` (star); ``loo_elpd``, ``loo_se``, ``p_loo``,
+        ``good_k`` ()
+            PSIS-LOO of the training stars (NaN for held-out stars), only for
+            fits with more than one posterior draw.
+    """
+    heldout = np.asarray(tree["constant_data"]["heldout"].values, dtype=bool)
+    b_mean = float(tree.attrs.get("b_F_prior_mean", DEFAULT_B_F_PRIOR_MEAN))
+    params = point_estimate(tree)
+    arrays = (paired[k].values for k in ("apogee_flux", "lamost_flux", "lamost_ivar"))
+    point = point_log_likelihood(params, *arrays)
+    prior = log_prior(params, b_F_prior_mean=b_mean)
+    draws = _num_draws(tree)
+    lpd, kind = point, "point estimate"
+    if draws > 1 and "log_likelihood" in tree.children:
+        loglik = np.asarray(tree["log_likelihood"]["lamost_flux"].values, dtype=np.float64)
+        lpd = logsumexp(loglik.reshape(draws, -1), axis=0) - np.log(draws)
+        kind = f"posterior predictive over {draws} draws"
+    held = lpd[heldout]
+    star_coords = {name: coord for name, coord in paired[STAR].coords.items()}
+    scores = xr.Dataset(
+        {
+            "lpd": (STAR, lpd, {"long_name": "log predictive density of F2", "kind": kind}),
+            "heldout_log_joint": ((), prior + point[heldout].sum()),
+            "train_log_joint": ((), prior + point[~heldout].sum()),
+            "heldout_lpd": ((), held.sum()),
+            "heldout_lpd_se": ((), float(np.sqrt(held.size * held.var())) if held.size else 0.0),
+            "num_heldout": ((), int(heldout.sum())),
+            "num_draws": ((), draws),
+        },
+        coords=star_coords,
+    )
+    if draws > 1 and "log_likelihood" in tree.children:
+        scores = scores.merge(_loo_scores(tree, heldout))
+    return scores
+
+
+def _loo_scores(tree: xr.DataTree, heldout: np.ndarray) -> xr.Dataset:
+    """PSIS-LOO over the training stars with :func:`arviz_stats.loo`."""
+    train = np.flatnonzero(~heldout)
+    loglik = tree["log_likelihood"].to_dataset()[["lamost_flux"]].isel({STAR: train})
+    sub = xr.DataTree.from_dict(
+        {"posterior": tree["posterior"].to_dataset(), "log_likelihood": loglik}
+    )
+    result = arviz_stats.loo(sub, pointwise=True, var_name="lamost_flux")
+    n = heldout.size
+    elpd_i = np.full(n, np.nan)
+    pareto_k = np.full(n, np.nan)
+    elpd_i[train] = np.asarray(result.elpd_i.values, dtype=np.float64)
+    pareto_k[train] = np.asarray(result.pareto_k.values, dtype=np.float64)
+    return xr.Dataset(
+        {
+            "loo_elpd_i": (STAR, elpd_i, {"long_name": "PSIS-LOO elpd of training stars"}),
+            "pareto_k": (STAR, pareto_k, {"long_name": "Pareto k of PSIS-LOO"}),
+            "loo_elpd": ((), float(result.elpd)),
+            "loo_se": ((), float(result.se)),
+            "p_loo": ((), float(result.p)),
+            "good_k": ((), float(result.good_k)),
+        }
+    )
