@@ -8,9 +8,13 @@ __all__ = [
     "APOGEE_PIXEL",
     "APOGEE_WAVELENGTH",
     "FIT_KIND",
+    "FOLD",
     "LAMOST_PIXEL",
     "LAMOST_WAVELENGTH",
     "LATENT",
+    "NUM_LATENT",
+    "REJECTED",
+    "REPEAT",
     "STAR",
     "STEP",
     "WAVELENGTH_UNIT",
@@ -26,6 +30,13 @@ LAMOST_PIXEL = "lamost_pixel"
 LATENT = "latent"
 #: One optimisation step at which a trace was recorded.
 STEP = "step"
+
+#: One file or catalogue row that ``prepare`` skipped.
+REJECTED = "rejected"
+#: Sweep tables: one value of c, one repeat (another initialisation), one CV fold.
+NUM_LATENT = "num_latent"
+REPEAT = "repeat"
+FOLD = "fold"
 
 #: Coordinate names of the wavelength of each pixel.
 APOGEE_WAVELENGTH = "apogee_wavelength"

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..dims import REJECTED
 from ..errors import StereoPPLError
 
 __all__ = [
@@ -23,7 +24,6 @@ __all__ = [
 ]
 
 #: Dimension of the ``rejected`` table in a prepared paired dataset.
-REJECTED = "rejected"
 
 
 class PrepareError(StereoPPLError, ValueError):

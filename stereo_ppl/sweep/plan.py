@@ -17,6 +17,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from ..dims import FOLD, NUM_LATENT, REPEAT
 from ..errors import FitConfigError
 
 __all__ = [
@@ -33,9 +34,6 @@ __all__ = [
 ]
 
 #: Dimension names of sweep tables (one sweep axis each).
-NUM_LATENT = "num_latent"
-REPEAT = "repeat"
-FOLD = "fold"
 
 #: How repeats start (see :class:`SweepConfig`).
 INIT_CHOICES = ("jitter", "random", "default")
