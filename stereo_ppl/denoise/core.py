@@ -12,11 +12,15 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .flags import ArtefactThresholds, classify, robust_scale, step_scores
 from .linalg import Decoder, normal_matrices, pixel_variance, solve_normal
 
-__all__ = ["DenoiseResult", "DenoiseSetup", "denoise_batch"]
+__all__ = ["BLOCK_SIZE", "DenoiseResult", "DenoiseSetup", "denoise_batch"]
+
+#: Spectra per compiled kernel call: (256, 3,909) float32 arrays fit in the cache.
+BLOCK_SIZE = 256
 
 #: Extra unknowns per spectrum: the scales blue and red of a step.
 _NUM_STEP = 2
@@ -88,22 +92,20 @@ class DenoiseResult(NamedTuple):
     step_scale: jax.Array
 
 
-def _removed(decoder: Decoder, weight, flagged, normal0, max_flagged: int):
-    """Normal matrices without the flagged pixels: a rank-k downdate, or in full."""
-    count = jnp.sum(flagged.astype(weight.dtype), axis=-1)  # float sums are fast on CPU
-    k = min(max_flagged, flagged.shape[-1])
-    index = jax.vmap(lambda row: jnp.nonzero(row, size=k, fill_value=0)[0])(flagged)
-    valid = jnp.arange(k)[None, :] < count[:, None]
-    w_sel = jnp.where(valid, jnp.take_along_axis(weight, index, axis=-1), 0.0)
-    b_sel = decoder.beta_F[index]
-    sparse = normal0 - jnp.einsum("nk,nki,nkj->nij", w_sel, b_sel, b_sel)
-    many = count > k
+def _removed(decoder: Decoder, weight, flagged, normal0):
+    """Normal matrices without the flagged pixels: ``N0 - B^T diag(w flagged) B``.
 
-    def dense():
-        full = normal_matrices(decoder, jnp.where(flagged, 0.0, weight))
-        return jnp.where(many[:, None, None], full, sparse)
+    The masked weights go through an optimisation barrier so that XLA runs the
+    product as a GEMM instead of fusing the mask into a slow loop.
+    """
+    dropped = jax.lax.optimization_barrier(jnp.where(flagged, weight, 0.0))
+    return normal0 - normal_matrices(decoder, dropped)
 
-    return jax.lax.cond(jnp.any(many), dense, lambda: sparse)
+
+def _solve_plain(decoder, normal, rhs):
+    """Solve for ``z`` alone (no step): zero step scales."""
+    z, cov, ok = solve_normal(normal + decoder.prior_precision, rhs + decoder.prior_shift)
+    return z, jnp.zeros((z.shape[0], _NUM_STEP), z.dtype), cov, ok
 
 
 def _solve_with_step(decoder, normal, rhs, weight, y, model, blue, red, on):
@@ -186,7 +188,7 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
     scales = jnp.zeros((n, _NUM_STEP), dtype)
     step_mask = none
     step_part = jnp.zeros((n, m), dtype)
-    z, a, cov, ok = _solve_with_step(decoder, normal0, rhs0, weight, y, b, none, none, on)
+    z, a, cov, ok = _solve_plain(decoder, normal0, rhs0)
     fitted = z @ beta.T
     model = fitted + b
 
@@ -199,22 +201,31 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
         lo, hi = step_range
         index = jnp.arange(m)[None, :]
 
-        def solve(u, on, kstar, half, model, no_clip):
+        def solve(u, on, kstar, half, model, no_clip, with_step=hi > lo):
             step_mask = on[:, None] & (jnp.abs(index - kstar[:, None]) <= half)
             blue = on[:, None] & (index < kstar[:, None] - half)
             red = on[:, None] & (index > kstar[:, None] + half)
             outlier = (jnp.abs(u) > t.clip) & ~no_clip[:, None]
             flagged = usable & (outlier | step_mask)
-            normal = _removed(decoder, weight, flagged, normal0, t.max_flagged)
+            normal = _removed(decoder, weight, flagged, normal0)
             w_it = jnp.where(flagged, 0.0, weight)
             rhs = (w_it * y) @ beta
-            z, a, cov, ok = _solve_with_step(decoder, normal, rhs, w_it, y, model, blue, red, on)
+            if with_step:
+                z, a, cov, ok = jax.lax.cond(
+                    jnp.any(on),
+                    lambda: _solve_with_step(decoder, normal, rhs, w_it, y, model, blue, red, on),
+                    lambda: _solve_plain(decoder, normal, rhs),
+                )
+            else:
+                z, a, cov, ok = _solve_plain(decoder, normal, rhs)
             fitted = z @ beta.T
             step_part = model * (a[:, :1] * blue + a[:, 1:] * red)
             return z, a, cov, ok, fitted, step_part, step_mask, outlier
 
         # 1. clip outliers without a step: a huge cosmic ray no longer drags z
-        z, a, cov, ok, fitted, step_part, step_mask, _ = solve(u, on, kstar, 1, model, on)
+        z, a, cov, ok, fitted, step_part, step_mask, _ = solve(
+            u, on, kstar, 1, model, on, with_step=False
+        )
         model = fitted + b
         u = scaled_residual(fitted)
         # 2. look for a step in those residuals; fit it (its side is not clipped)
@@ -271,8 +282,13 @@ def denoise_batch(
     *,
     thresholds: ArtefactThresholds | None = None,
     robust: bool = True,
+    block_size: int = BLOCK_SIZE,
 ) -> DenoiseResult:
     """Denoise and flag a batch of spectra on the fit's grid.
+
+    The spectra are processed in blocks of ``block_size`` (the last one padded
+    with empty spectra), so one compiled kernel serves every batch size and
+    each block's arrays stay in the CPU cache.
 
     Parameters
     ----------
@@ -285,29 +301,37 @@ def denoise_batch(
         Default: the calibrated :class:`~.flags.ArtefactThresholds`.
     robust : bool
         False: one plain weighted least-squares solve (no flags, no steps).
+    block_size : int
+        Spectra per compiled kernel call.
 
     Returns
     -------
     DenoiseResult
-        Each row depends only on its own spectrum: results are the same
-        (to rounding) whatever the batch.
+        NumPy arrays with ``n`` rows. Each row depends only on its own
+        spectrum: results are the same whatever the batch.
     """
     thresholds = ArtefactThresholds() if thresholds is None else thresholds
-    flux = jnp.atleast_2d(jnp.asarray(flux))
-    ivar = jnp.atleast_2d(jnp.asarray(ivar))
-    if flux.shape != ivar.shape or flux.shape[-1] != setup.decoder.b_F.shape[0]:
-        raise ValueError(
-            f"flux {flux.shape} and ivar {ivar.shape} must both be (n, "
-            f"{setup.decoder.b_F.shape[0]})"
-        )
-    return _denoise(
-        setup.decoder,
-        setup.model_error,
-        setup.bad_column,
-        setup.sky,
-        flux,
-        ivar,
-        step_range=tuple(int(v) for v in setup.step_range),
-        thresholds=thresholds,
-        robust=robust,
-    )
+    dtype = np.dtype(setup.decoder.b_F.dtype)
+    flux = np.atleast_2d(np.asarray(flux, dtype=dtype))
+    ivar = np.atleast_2d(np.asarray(ivar, dtype=dtype))
+    m = setup.decoder.b_F.shape[0]
+    if flux.shape != ivar.shape or flux.ndim != 2 or flux.shape[-1] != m:
+        raise ValueError(f"flux {flux.shape} and ivar {ivar.shape} must both be (n, {m})")
+    n = flux.shape[0]
+    size = int(block_size)
+    options = {
+        "step_range": tuple(int(v) for v in setup.step_range),
+        "thresholds": thresholds,
+        "robust": robust,
+    }
+    fixed = (setup.decoder, setup.model_error, setup.bad_column, setup.sky)
+    parts = []
+    for start in range(0, max(n, 1), size):
+        f, w = flux[start : start + size], ivar[start : start + size]
+        if f.shape[0] < size:
+            pad = size - f.shape[0]
+            f = np.concatenate([f, np.ones((pad, m), dtype)])
+            w = np.concatenate([w, np.zeros((pad, m), dtype)])
+        parts.append(_denoise(*fixed, f, w, **options))  # dispatched asynchronously
+    rows = [[np.asarray(a) for a in part] for part in parts]
+    return DenoiseResult(*(np.concatenate(col)[:n] for col in zip(*rows, strict=True)))

@@ -68,8 +68,8 @@ def denoise(
     setup : DenoiseSetup
     flux, ivar : array, shape (n, m)
     batch_size : int
-        Spectra per JAX call. Batches are padded to a power of two (at most
-        ``batch_size``), so few shapes are compiled.
+        Spectra per progress update (the kernel itself runs on blocks of
+        :data:`~.core.BLOCK_SIZE` spectra, so one compilation serves all).
     thresholds : ArtefactThresholds, optional
     robust : bool
     progress : bool
@@ -83,19 +83,15 @@ def denoise(
     flux = np.asarray(flux)
     ivar = np.asarray(ivar)
     n = flux.shape[0]
-    # batches of a power of two (at most batch_size): few compiled shapes
-    size = max(1, min(int(batch_size), 1 << max(n - 1, 0).bit_length()))
+    size = max(1, int(batch_size))
     parts = []
     with progress_bar(n, enabled=progress, description="denoise") as bar:
         for start in range(0, n, size):
             stop = min(start + size, n)
-            f, w = flux[start:stop], ivar[start:stop]
-            if stop - start < size:
-                pad = size - (stop - start)
-                f = np.concatenate([f, np.ones((pad, f.shape[1]), f.dtype)])
-                w = np.concatenate([w, np.zeros((pad, w.shape[1]), w.dtype)])
-            out = denoise_batch(setup, f, w, thresholds=thresholds, robust=robust)
-            parts.append([np.asarray(a)[: stop - start] for a in out])
+            out = denoise_batch(
+                setup, flux[start:stop], ivar[start:stop], thresholds=thresholds, robust=robust
+            )
+            parts.append(out)
             bar.update(stop - start)
     if not parts:
         raise ValueError("no spectra to denoise")

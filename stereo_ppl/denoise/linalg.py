@@ -141,11 +141,12 @@ def make_decoder(
 
 
 def _unpack(packed: jax.Array, c: int) -> jax.Array:
-    """(n, c (c + 1) / 2) upper triangles → (n, c, c) symmetric matrices."""
+    """(n, c (c + 1) / 2) upper triangles → (n, c, c) symmetric matrices (a gather)."""
     i, j = _pair_index(c)
-    out = jnp.zeros((*packed.shape[:-1], c, c), packed.dtype)
-    out = out.at[..., i, j].set(packed)
-    return out.at[..., j, i].set(packed)
+    where = np.zeros((c, c), dtype=np.int32)
+    where[i, j] = np.arange(i.size)
+    where[j, i] = np.arange(i.size)
+    return packed[..., where]
 
 
 def normal_matrices(decoder: Decoder, weight: jax.Array) -> jax.Array:

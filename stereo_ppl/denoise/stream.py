@@ -206,7 +206,8 @@ def denoise_source(
     wavelength : array, shape (m,)
         The fit's grid (stored as the ``lamost_wavelength`` coordinate).
     batch_size : int
-        Spectra per chunk (and per JAX call); also the output chunk size.
+        Spectra per chunk (read, denoised and written together); also the
+        output chunk size. The kernel itself runs on blocks of 256 spectra.
     thresholds : ArtefactThresholds, optional
     bad_columns : "auto", array of int or None
         "auto": columns found by :func:`~.setup.find_bad_columns` in a first
