@@ -33,7 +33,8 @@ def fit_summary(tree: xr.DataTree) -> dict:
     Returns
     -------
     dict
-        ``c``, ``method``, ``steps``, ``seconds``, ``train_log_joint`` and
+        ``c``, ``method``, ``steps`` (AdamW steps or solver iterations), ``seconds``,
+        ``train_log_joint`` and
         ``heldout_log_joint`` (at the returned step), and
         ``heldout_chi2_per_pixel``: mean of ``(F2 - F2_hat)^2 * ivar`` over the
         usable pixels of held-out stars, with ``F2_hat`` predicted from F1
@@ -46,7 +47,8 @@ def fit_summary(tree: xr.DataTree) -> dict:
     row = {
         "c": int(tree.attrs["num_latent"]),
         "method": str(tree.attrs["method"]),
-        "steps": int(tree.attrs.get("num_steps", 0)),
+        # AdamW steps (map) or solver iterations (exact, and the MAP stage of laplace and vi)
+        "steps": int(tree.attrs.get("num_steps", tree.attrs.get("num_iterations", 0))),
         "seconds": float(tree.attrs.get("elapsed_seconds", np.nan)),
         "train_log_joint": np.nan,
         "heldout_log_joint": np.nan,
