@@ -135,8 +135,11 @@ def _atomic(rng, n, wl_range, *, kind, ion, chi, top, span, density_power):
     return wavelength, group, coeffs
 
 
-def _molecular(rng, n, heads, *, group, spacing, base, drop, a_fe, a_alpha, a_theta, a_logg, a_mix):
-    """Draw bands of ``n`` lines in total from each band head (``spacing < 0``: blueward)."""
+def _molecular(rng, n, heads, *, group, spacing, base, drop, sensitivity):
+    """Draw bands of ``n`` lines in total from each band head (``spacing < 0``: blueward).
+
+    ``sensitivity`` is ``(a_fe, a_alpha, a_theta, a_logg, a_mix)``, as in the strong-line tables.
+    """
     per = n // len(heads)
     j = np.arange(per, dtype=np.float64)
     offset = spacing * j + 0.015 * spacing * j**2
@@ -146,17 +149,17 @@ def _molecular(rng, n, heads, *, group, spacing, base, drop, a_fe, a_alpha, a_th
     # rotational distribution: strength peaks a few lines from the head
     profile = -drop * ((j - per / 4.0) / per) ** 2
     coeffs[:, 0] = (base + profile[None, :] + rng.normal(0.0, 0.25, (len(heads), per))).ravel()
-    coeffs[:, 1:] = [a_fe, a_alpha, a_theta, a_logg, a_mix]
+    coeffs[:, 1:] = sensitivity
     coeffs[:, 3] += rng.normal(0.0, 0.3, wavelength.size)
     return wavelength, np.full(wavelength.size, group), coeffs
 
 
-def _scattered(rng, n, wl_range, *, group, top, span, a_fe, a_alpha, a_theta, a_logg, a_mix):
+def _scattered(rng, n, wl_range, *, group, top, span, sensitivity):
     """Molecular lines scattered uniformly over a range (e.g. CN, OH)."""
     wavelength = rng.uniform(*wl_range, n)
     coeffs = np.zeros((n, 6))
     coeffs[:, 0] = _strengths(rng, n, top=top, span=span)
-    coeffs[:, 1:] = [a_fe, a_alpha, a_theta, a_logg, a_mix]
+    coeffs[:, 1:] = sensitivity
     coeffs[:, 3] += rng.normal(0.0, 0.5, n)
     return wavelength, np.full(n, group), coeffs
 
@@ -207,11 +210,7 @@ def apogee_lines() -> LineList:
             spacing=2.2,
             base=-1.0,
             drop=3.0,
-            a_fe=1.0,
-            a_alpha=0.0,
-            a_theta=4.0,
-            a_logg=-0.3,
-            a_mix=-0.3,
+            sensitivity=(1.0, 0.0, 4.0, -0.3, -0.3),
         ),
         _scattered(
             rng,
@@ -220,11 +219,7 @@ def apogee_lines() -> LineList:
             group="cn",
             top=-1.1,
             span=2.0,
-            a_fe=1.5,
-            a_alpha=0.0,
-            a_theta=5.0,
-            a_logg=-0.2,
-            a_mix=0.4,
+            sensitivity=(1.5, 0.0, 5.0, -0.2, 0.4),
         ),
         _scattered(
             rng,
@@ -233,11 +228,7 @@ def apogee_lines() -> LineList:
             group="oh",
             top=-1.4,
             span=2.0,
-            a_fe=1.0,
-            a_alpha=1.0,
-            a_theta=8.0,
-            a_logg=-0.2,
-            a_mix=0.0,
+            sensitivity=(1.0, 1.0, 8.0, -0.2, 0.0),
         ),
     ]
     return _assemble(parts)
@@ -270,11 +261,7 @@ def lamost_lines() -> LineList:
             spacing=-0.9,
             base=-1.6,
             drop=2.5,
-            a_fe=1.5,
-            a_alpha=0.0,
-            a_theta=5.0,
-            a_logg=-0.2,
-            a_mix=0.4,
+            sensitivity=(1.5, 0.0, 5.0, -0.2, 0.4),
         ),
         _molecular(
             rng,
@@ -284,11 +271,7 @@ def lamost_lines() -> LineList:
             spacing=0.5,
             base=-1.2,
             drop=2.0,
-            a_fe=1.0,
-            a_alpha=0.0,
-            a_theta=4.0,
-            a_logg=-0.2,
-            a_mix=-0.3,
+            sensitivity=(1.0, 0.0, 4.0, -0.2, -0.3),
         ),
         _molecular(
             rng,
@@ -298,11 +281,7 @@ def lamost_lines() -> LineList:
             spacing=-0.8,
             base=-1.5,
             drop=2.0,
-            a_fe=1.0,
-            a_alpha=1.0,
-            a_theta=5.0,
-            a_logg=0.6,
-            a_mix=0.0,
+            sensitivity=(1.0, 1.0, 5.0, 0.6, 0.0),
         ),
         _molecular(
             rng,
@@ -312,11 +291,7 @@ def lamost_lines() -> LineList:
             spacing=1.0,
             base=-2.0,
             drop=2.0,
-            a_fe=1.0,
-            a_alpha=1.0,
-            a_theta=10.0,
-            a_logg=0.0,
-            a_mix=0.0,
+            sensitivity=(1.0, 1.0, 10.0, 0.0, 0.0),
         ),
     ]
     return _assemble(parts)
