@@ -12,80 +12,33 @@ from .common import console, enable_x64, print_summary
 __all__ = ["fit"]
 
 
-def method_options(
-    method: str,
-    *,
-    steps: int | None,
-    batch_size: int | None,
-    learning_rate: float | None,
-    eval_every: int | None,
-    max_iter: int | None,
-    num_samples: int | None,
-    guide: str | None,
-    rank: int | None,
-    num_particles: int | None,
-) -> dict:
-    """The keyword options of :func:`stereo_ppl.inference.fit` that ``method`` takes.
+_SGD = ("num_steps", "batch_size", "learning_rate", "eval_every")
+#: The options of :func:`stereo_ppl.inference.fit` each method takes.
+_METHOD_OPTIONS = {
+    "map": _SGD,
+    "exact": ("max_iter",),
+    "laplace": ("max_iter", "num_samples"),
+    "vi": (*_SGD, "max_iter", "num_samples", "guide", "rank", "num_particles"),
+}
+
+
+def _flag(name: str) -> str:
+    return "--steps" if name == "num_steps" else "--" + name.replace("_", "-")
+
+
+def method_options(method: str, **given) -> dict:
+    """The options in ``given`` (keyword names of :func:`stereo_ppl.inference.fit`) to pass.
 
     Options left ``None`` keep the method's defaults; an option given for a
     method that has no use for it is an error (not silently ignored).
     """
-    given = {
-        "--steps": steps,
-        "--batch-size": batch_size,
-        "--learning-rate": learning_rate,
-        "--eval-every": eval_every,
-        "--max-iter": max_iter,
-        "--num-samples": num_samples,
-        "--guide": guide,
-        "--rank": rank,
-        "--num-particles": num_particles,
-    }
-    sgd = {
-        "num_steps": steps,
-        "batch_size": batch_size,
-        "learning_rate": learning_rate,
-        "eval_every": eval_every,
-    }
-    by_method = {
-        "map": sgd,
-        "exact": {"max_iter": max_iter},
-        "laplace": {"max_iter": max_iter, "num_samples": num_samples},
-        "vi": {
-            **sgd,
-            "max_iter": max_iter,
-            "num_samples": num_samples,
-            "guide": guide,
-            "rank": rank,
-            "num_particles": num_particles,
-        },
-    }
-    if method not in by_method:
+    if method not in _METHOD_OPTIONS:
         return {}  # fit() names the known methods
-    options = by_method[method]
-    names = dict(
-        zip(
-            given,
-            (
-                "num_steps",
-                "batch_size",
-                "learning_rate",
-                "eval_every",
-                "max_iter",
-                "num_samples",
-                "guide",
-                "rank",
-                "num_particles",
-            ),
-            strict=True,
-        )
-    )
-    unused = [
-        flag for flag, value in given.items() if value is not None and names[flag] not in options
-    ]
+    given = {name: value for name, value in given.items() if value is not None}
+    unused = [_flag(name) for name in given if name not in _METHOD_OPTIONS[method]]
     if unused:
         raise StereoPPLError(f"{', '.join(unused)} does not apply to --method {method}")
-    return {k: v for k, v in options.items() if v is not None}
+    return given
 
 
 @app.command("fit")
@@ -148,7 +101,7 @@ def fit(
 
     options = method_options(
         method,
-        steps=steps,
+        num_steps=steps,
         batch_size=batch_size,
         learning_rate=learning_rate,
         eval_every=eval_every,
