@@ -1,0 +1,123 @@
+"""A non-linear decoder: the base model plus a one-hidden-layer MLP of ``z`` (issue 9 §4).
+
+For star ``i``::
+
+    z_i   = beta_z @ F1_i                                           (eq. 1)
+    h_i   = act(W_in @ z_i + b_in)                                  (hidden)
+    F2_i ~ Normal(beta_F @ z_i + b_F + W_out @ h_i, 1 / sqrt(ivar_i))
+    W_in, b_in ~ Normal(0, 1);  W_out ~ Normal(0, mlp_scale)
+
+The MLP is a residual on the linear decoder, so the model is the base model
+when ``W_out = 0`` (and ``mlp_scale -> 0`` pins it there), and with
+``activation="linear"`` it is again linear in ``z`` (``beta_F + W_out W_in``),
+the base model's function class. The weights are explicit sample sites with
+named plates (``hidden``) rather than a Flax/Equinox module wrapped by
+``numpyro.contrib.module``: their names then are valid netCDF variables and
+their dims land in the fit file like every other site's.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpyro
+import numpyro.distributions as dist
+
+from ..dims import LAMOST_PIXEL, LATENT, STAR
+from ..errors import FitConfigError
+from .base import DEFAULT_B_F_PRIOR_MEAN, decoder_priors, encoder_prior, lamost_likelihood
+
+__all__ = ["ACTIVATIONS", "HIDDEN", "SITE_DIMS", "mlp_decoder", "mlp_model"]
+
+#: One unit of the decoder's hidden layer.
+HIDDEN = "hidden"
+#: Dimensions of the sites this model adds to the base model.
+SITE_DIMS = {"W_in": (HIDDEN, LATENT), "b_in": (HIDDEN,), "W_out": (LAMOST_PIXEL, HIDDEN)}
+#: Activation functions by name.
+ACTIVATIONS = {"tanh": jnp.tanh, "gelu": jax.nn.gelu, "softplus": jax.nn.softplus}
+
+
+def _activation(name: str):
+    if name == "linear":
+        return lambda x: x
+    if name not in ACTIVATIONS:
+        raise FitConfigError(
+            f"unknown activation {name!r}; choose one of linear, {', '.join(ACTIVATIONS)}"
+        )
+    return ACTIVATIONS[name]
+
+
+def mlp_decoder(z, beta_F, b_F, W_in, b_in, W_out, *, activation: str = "tanh"):
+    """Mean survey-2 spectrum ``beta_F z + b_F + W_out act(W_in z + b_in)``.
+
+    Parameters
+    ----------
+    z : array, shape (..., c)
+    beta_F : array, shape (P2, c)
+    b_F : array, shape (P2,)
+    W_in : array, shape (H, c)
+    b_in : array, shape (H,)
+    W_out : array, shape (P2, H)
+    activation : str
+        ``"tanh"`` (default), ``"gelu"``, ``"softplus"`` or ``"linear"``.
+
+    Returns
+    -------
+    array, shape (..., P2)
+    """
+    hidden = _activation(activation)(z @ W_in.T + b_in)
+    return z @ beta_F.T + b_F + hidden @ W_out.T
+
+
+def mlp_model(
+    apogee_flux,
+    lamost_ivar,
+    lamost_flux=None,
+    *,
+    num_latent: int,
+    num_hidden: int = 16,
+    activation: str = "tanh",
+    mlp_scale: float = 0.1,
+    b_F_prior_mean: float = DEFAULT_B_F_PRIOR_MEAN,
+    subsample_size: int | None = None,
+):
+    """Seed eq. 1–2 with an MLP residual in the decoder.
+
+    Parameters
+    ----------
+    apogee_flux, lamost_ivar, lamost_flux, num_latent, b_F_prior_mean, subsample_size
+        As for :func:`~stereo_ppl.models.rrr_model`.
+    num_hidden : int
+        Width ``H`` of the hidden layer.
+    activation : str
+        See :func:`mlp_decoder`.
+    mlp_scale : float
+        Prior standard deviation of ``W_out`` (how far from linear the
+        decoder may go a priori).
+
+    Sites
+    -----
+    beta_z, beta_F, b_F, z, lamost_flux as in the base model;
+    W_in : (hidden, latent); b_in : (hidden,); W_out : (lamost_pixel, hidden).
+    """
+    if num_hidden < 1:
+        raise FitConfigError(f"num_hidden must be >= 1; got {num_hidden}")
+    _activation(activation)
+    num_stars, num_apogee_pixels = apogee_flux.shape
+    num_lamost_pixels = lamost_ivar.shape[-1]
+    dtype = apogee_flux.dtype
+    zero = jnp.zeros((), dtype)
+    beta_z = encoder_prior(num_latent, num_apogee_pixels, dtype=dtype)
+    beta_F, b_F = decoder_priors(
+        num_latent, num_lamost_pixels, b_F_prior_mean=b_F_prior_mean, dtype=dtype
+    )
+    with numpyro.plate(HIDDEN, num_hidden, dim=-1):
+        W_in = numpyro.sample("W_in", dist.Normal(zero, 1.0).expand([num_latent]).to_event(1))
+        b_in = numpyro.sample("b_in", dist.Normal(zero, 1.0))
+    with numpyro.plate(LAMOST_PIXEL, num_lamost_pixels, dim=-1):
+        W_out = numpyro.sample(
+            "W_out", dist.Normal(zero, mlp_scale).expand([num_hidden]).to_event(1)
+        )
+    with numpyro.plate(STAR, num_stars, subsample_size=subsample_size, dim=-2) as idx:
+        z = numpyro.deterministic("z", apogee_flux[idx] @ beta_z.T)
+        mu = mlp_decoder(z, beta_F, b_F, W_in, b_in, W_out, activation=activation)
+        flux = None if lamost_flux is None else lamost_flux[idx]
+        lamost_likelihood(mu, lamost_ivar[idx], flux)
