@@ -45,6 +45,16 @@ def best_seconds(f, reps: int) -> float:
     return min(times)
 
 
+def cpu_pressure() -> str:
+    """Linux PSI ``some avg60`` for the CPU (how contended the machine is), if available."""
+    try:
+        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return "n/a"
+    fields = dict(item.split("=") for item in line.split()[1:])
+    return f"{float(fields.get('avg60', 'nan')):.0f}% over the last minute"
+
+
 def gemm_rate(size: int = 2048, reps: int = 5) -> float:
     """Measured float32 GEMM rate of this machine (FLOP/s) through JAX."""
     import jax
@@ -209,11 +219,12 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"GEMM rate (float32, 2048^3, JAX, best of 5): {rate / 1e9:.1f} GFLOP/s")
     print(f"load average (1 min) {load:.1f} on {os.cpu_count()} CPUs; kernel block {BLOCK_SIZE}")
+    print(f"CPU pressure (share of time some task waited for a CPU): {cpu_pressure()}")
     print("memory/s: robust denoising with flags; plain/s: one least-squares solve per spectrum")
     print()
     print(
         f"{'c':>4} {'roofline/s':>11} {'memory/s':>10} {'frac':>6} {'plain/s':>9} {'frac':>6} "
-        f"{'disk/s':>9} {'N':>8}"
+        f"{'disk/s':>9} {'N':>8} {'load':>5}"
     )
     tmp = Path(tempfile.mkdtemp(prefix="bench_denoise_"))
     memory_rows = []
@@ -228,13 +239,16 @@ def main() -> None:
         memory_rows.append((c, n0, disk))
         print(
             f"{c:>4} {roof:>11.0f} {mem:>10.0f} {mem / roof:>6.1%} {plain:>9.0f} "
-            f"{plain / roof:>6.1%} {disk['rate']:>9.0f} {n0:>8}"
+            f"{plain / roof:>6.1%} {disk['rate']:>9.0f} {n0:>8} {os.getloadavg()[0]:>5.1f}"
         )
     print()
-    print(f"{'N':>8} {'c':>4} {'seconds':>8} {'spectra/s':>10} {'peak RSS MiB':>13}")
+    print(f"{'N':>8} {'c':>4} {'seconds':>8} {'spectra/s':>10} {'peak RSS MiB':>13} {'load':>5}")
     for num in sizes:
         r = out_of_core(num, 10, 2048, tmp)
-        print(f"{num:>8} {10:>4} {r['seconds']:>8.1f} {r['rate']:>10.0f} {r['rss_mib']:>13.0f}")
+        print(
+            f"{num:>8} {10:>4} {r['seconds']:>8.1f} {r['rate']:>10.0f} {r['rss_mib']:>13.0f} "
+            f"{os.getloadavg()[0]:>5.1f}"
+        )
     if not args.no_flags:
         snrs = [float(v) for v in args.snr.split(",")]
         rows = flag_table(

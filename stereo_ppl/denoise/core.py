@@ -14,13 +14,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .flags import ArtefactThresholds, classify, robust_scale, step_scores
+from .flags import ArtefactThresholds, classify, robust_scale, step_statistic
 from .linalg import Decoder, normal_matrices, pixel_variance, solve_normal
+from .steps import locate_step
 
 __all__ = ["BLOCK_SIZE", "DenoiseResult", "DenoiseSetup", "denoise_batch"]
 
-#: Spectra per compiled kernel call: (256, 3,909) float32 arrays fit in the cache.
-BLOCK_SIZE = 256
+#: Spectra per compiled kernel call: (64, 3,909) float32 arrays (1 MB) stay in the cache.
+BLOCK_SIZE = 64
 
 #: Extra unknowns per spectrum: the scales blue and red of a step.
 _NUM_STEP = 2
@@ -92,6 +93,14 @@ class DenoiseResult(NamedTuple):
     step_scale: jax.Array
 
 
+def _shift(x, by: int):
+    """``x`` moved right by ``by`` pixels (left for ``by < 0``), zeros shifted in."""
+    pad = jnp.zeros((x.shape[0], abs(by)), x.dtype)
+    if by > 0:
+        return jnp.concatenate([pad, x[:, :-by]], axis=-1)
+    return jnp.concatenate([x[:, -by:], pad], axis=-1)
+
+
 def _removed(decoder: Decoder, weight, flagged, normal0):
     """Normal matrices without the flagged pixels: ``N0 - B^T diag(w flagged) B``.
 
@@ -129,41 +138,6 @@ def _solve_with_step(decoder, normal, rhs, weight, y, model, blue, red, on):
     return solution[:, :c], solution[:, c:], cov[:, :c, :c], ok
 
 
-def _refine_step(d, model, a, inv_sd, good, k0, t: ArtefactThresholds):
-    """Step centre near ``k0`` minimising the local chi-square with the fitted scales.
-
-    For a centre ``k`` the pixels blue of ``k - 1`` take the blue scale, those
-    red of ``k + 1`` the red scale, and the three between a linear ramp from
-    one to the other plus a glitch ``g (1/2, 1, 1/2)`` of free size ``g``.
-    """
-    reach = t.step_refine
-    offsets = jnp.arange(-reach - 2, reach + 3)
-    m = d.shape[-1]
-    where = jnp.clip(k0[:, None] + offsets[None, :], 0, m - 1)
-    pick = lambda x: jnp.take_along_axis(x, where, axis=-1)  # noqa: E731
-    d_w, m_w, s_w = pick(d), pick(model), pick(inv_sd)
-    g_w = pick(good) & (k0[:, None] + offsets[None, :] >= 0) & (k0[:, None] + offsets < m)
-    e_blue = jnp.where(g_w, ((d_w - a[:, :1] * m_w) * s_w) ** 2, 0.0)
-    e_red = jnp.where(g_w, ((d_w - a[:, 1:] * m_w) * s_w) ** 2, 0.0)
-    zero = jnp.zeros_like(e_blue[:, :1])
-    c_blue = jnp.concatenate([zero, jnp.cumsum(e_blue, -1)], -1)
-    c_red = jnp.concatenate([zero, jnp.cumsum(e_red, -1)], -1)
-    centre = jnp.arange(2, 2 * reach + 3)  # positions of the candidates in the window
-    total_red = c_red[:, -1:]
-    chi2 = c_blue[:, centre - 1] + total_red - c_red[:, centre + 2]
-    # the three pixels at the join: a linear ramp between the scales plus a
-    # symmetric splice glitch of free size
-    three = centre[:, None] + jnp.arange(-1, 2)[None, :]
-    ramp = a[:, None, :1] + (a[:, None, 1:] - a[:, None, :1]) * jnp.array([0.25, 0.5, 0.75])
-    e = (d_w[:, three] - ramp * m_w[:, three]) * s_w[:, three]
-    q = jnp.array([0.5, 1.0, 0.5]) * s_w[:, three]
-    g3 = g_w[:, three]
-    e, q = jnp.where(g3, e, 0.0), jnp.where(g3, q, 0.0)
-    eq = jnp.sum(e * q, -1)
-    chi2 = chi2 + jnp.sum(e * e, -1) - eq * eq / jnp.maximum(jnp.sum(q * q, -1), 1e-30)
-    return (k0 + offsets[jnp.argmin(chi2, axis=-1) + 2]).astype(jnp.int32)
-
-
 @partial(jax.jit, static_argnames=("step_range", "thresholds", "robust"))
 def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, thresholds, robust):
     t = thresholds
@@ -193,8 +167,8 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
     model = fitted + b
 
     def scaled_residual(fit_y):
-        r = jnp.where(usable, (y - fit_y) * inv_sd, 0.0)
-        return r / robust_scale(r, usable)[:, None]
+        r = jax.lax.optimization_barrier(jnp.where(usable, (y - fit_y) * inv_sd, 0.0))
+        return jax.lax.optimization_barrier(r / robust_scale(r, num_good)[:, None])
 
     u = scaled_residual(fitted)
     if robust:
@@ -205,7 +179,9 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
             step_mask = on[:, None] & (jnp.abs(index - kstar[:, None]) <= half)
             blue = on[:, None] & (index < kstar[:, None] - half)
             red = on[:, None] & (index > kstar[:, None] + half)
-            outlier = (jnp.abs(u) > t.clip) & ~no_clip[:, None]
+            # spectra with a step: only isolated spikes, as one side is offset
+            spike = jnp.abs(u - 0.5 * (_shift(u, 2) + _shift(u, -2))) > t.clip
+            outlier = jnp.where(no_clip[:, None], spike, jnp.abs(u) > t.clip)
             flagged = usable & (outlier | step_mask)
             normal = _removed(decoder, weight, flagged, normal0)
             w_it = jnp.where(flagged, 0.0, weight)
@@ -228,23 +204,50 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
         )
         model = fitted + b
         u = scaled_residual(fitted)
-        # 2. look for a step in those residuals; fit it (its side is not clipped)
-        #    leaving out a wide join, then refine the centre
+        clipped = (z, cov, ok, fitted, u)
+        # 2. look for a step (jump and splice glitch) in those residuals; fit
+        #    its side scales leaving out a wide join (its side is not clipped),
+        #    then find the centre by a local fit and keep the step only if that
+        #    fit says so
         if hi > lo:
-            jump = step_scores(u, usable, lo, hi, t.step_window)
-            best = jnp.argmax(jnp.abs(jump), axis=-1)
-            on = jnp.abs(jnp.take_along_axis(jump, best[:, None], -1)[:, 0]) > t.step
+            stat, _ = step_statistic(u, usable, lo, hi, t.step_window)
+            best = jnp.argmax(stat, axis=-1)
+            on = jnp.take_along_axis(stat, best[:, None], -1)[:, 0] > t.step**2
             kstar = jnp.where(on, lo + best, -1).astype(jnp.int32)
             z, a, cov, ok, fitted, step_part, step_mask, outlier = solve(
                 u, on, kstar, t.step_refine, model, on
             )
-            near = usable & ~outlier
-            kstar = _refine_step(y - fitted, fitted + b, a, inv_sd, near, kstar, t)
-            kstar = jnp.where(on, kstar, -1)
+            # in spectra with a step locate_step leaves out spikes itself
+            near = usable & ~(outlier & ~on[:, None])
+            r_step = jnp.where(usable, (y - fitted - step_part) * inv_sd, 0.0)
+            scale = robust_scale(r_step, num_good)
+            kstar, ratio, local = locate_step(
+                y - fitted,
+                fitted + b,
+                inv_sd / scale[:, None],
+                near,
+                kstar,
+                reach=t.step_refine,
+                window=t.step_window,
+            )
+            # a real step: significant locally, at least step_min, and the same
+            # direction as the scales fitted over the whole sides
+            jump = local[:, 1] - local[:, 0]
+            accepted = on & (ratio > t.step_accept) & (jnp.abs(jump) > t.step_min)
+            accepted = accepted & (jump * (a[:, 1] - a[:, 0]) > 0)
+            kstar = jnp.where(accepted, kstar, -1)
+            step_mask = accepted[:, None] & (jnp.abs(index - kstar[:, None]) <= 1)
             sides = a[:, :1] * (index < kstar[:, None]) + a[:, 1:] * (index > kstar[:, None])
-            step_part = jnp.where(on[:, None], model * sides, 0.0)
-            model = fitted + b
+            step_part = jnp.where(accepted[:, None], model * sides, 0.0)
+            # a rejected step: back to the clipped fit without it
+            rejected = on & ~accepted
             u = scaled_residual(fitted + step_part)
+            z, cov, ok, fitted, u = (
+                jnp.where(rejected.reshape(-1, *([1] * (new.ndim - 1))), old, new)
+                for old, new in zip(clipped, (z, cov, ok, fitted, u), strict=True)
+            )
+            model = fitted + b
+            on = accepted
         # 3. re-estimate with the step at its centre and outliers clipped
         no_clip = jnp.zeros(n, bool)
         for _ in range(t.num_iter):
@@ -255,6 +258,8 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
 
     status = jnp.where(num_good < c + 1, 1, jnp.where(ok, 0, 2)).astype(jnp.int8)
     good_row = status == 0
+    # materialise u once: otherwise XLA recomputes it inside every shifted view
+    u = jax.lax.optimization_barrier(u)
     artefact = classify(u, usable, step_mask, bad_column, sky, t)
     artefact = jnp.where(good_row[:, None], artefact, 0).astype(jnp.int8)
     z = jnp.where(good_row[:, None], z, 0.0)

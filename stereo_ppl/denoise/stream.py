@@ -17,6 +17,7 @@ are the same as in-process.
 import hashlib
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import NamedTuple
@@ -32,9 +33,9 @@ from .dataset import DENOISE_KIND, denoise, result_dataset
 from .flags import ArtefactThresholds
 from .linalg import Decoder
 from .setup import find_bad_columns
-from .sources import FitsSource, StoreSource
+from .sources import Chunk, FitsSource, StoreSource
 
-__all__ = ["DenoiseRun", "denoise_source", "run_chunk"]
+__all__ = ["DenoiseRun", "compute_chunk", "denoise_source", "run_chunk", "write_chunk"]
 
 _DONE = ".progress"  # suffix of the marker directory beside the store
 _SAMPLE = 2048  # spectra read for the automatic bad-column search
@@ -94,6 +95,34 @@ def _setup_from_arrays(arrays: dict) -> DenoiseSetup:
     )
 
 
+def compute_chunk(
+    arrays: dict,
+    chunk: Chunk,
+    start: int,
+    *,
+    batch_size: int,
+    thresholds: ArtefactThresholds,
+    wavelength: np.ndarray,
+) -> xr.Dataset:
+    """Denoise one chunk read from a source: the region of the output to write."""
+    setup = _setup_from_arrays(arrays)
+    result = denoise(setup, chunk.flux, chunk.ivar, batch_size=batch_size, thresholds=thresholds)
+    status = np.where(chunk.unreadable, 3, result.status).astype(np.int8)
+    result = result._replace(status=status)
+    ds = result_dataset(result, wavelength=wavelength, obsid=chunk.obsid)
+    stop = start + len(chunk.obsid)
+    ds = ds.assign_coords({STAR: np.arange(start, stop, dtype=np.int64)})
+    ds = _cast(ds).drop_vars([n for n in ds.variables if STAR not in ds[n].dims])
+    ds.attrs = {}
+    return ds
+
+
+def write_chunk(ds: xr.Dataset, store: Path, start: int, stop: int) -> None:
+    """Write a computed chunk into ``store``'s region, then its marker file."""
+    ds.to_zarr(store, region={STAR: slice(start, stop)}, mode="r+", consolidated=False)
+    _markers(Path(store)).joinpath(f"{start}").write_text(f"{start} {stop}\n")
+
+
 def run_chunk(
     arrays: dict,
     source: StoreSource | FitsSource,
@@ -105,25 +134,44 @@ def run_chunk(
     thresholds: ArtefactThresholds,
     wavelength: np.ndarray,
 ) -> list:
-    """Denoise spectra ``start .. stop - 1`` and write them into ``store``'s region.
+    """Read, denoise and write spectra ``start .. stop - 1`` (one task of a cluster).
 
     Returns
     -------
     list of (int, str)
         The unreadable inputs of the chunk.
     """
-    setup = _setup_from_arrays(arrays)
     chunk = source.read(start, stop)
-    result = denoise(setup, chunk.flux, chunk.ivar, batch_size=batch_size, thresholds=thresholds)
-    status = np.where(chunk.unreadable, 3, result.status).astype(np.int8)
-    result = result._replace(status=status)
-    ds = result_dataset(result, wavelength=wavelength, obsid=chunk.obsid)
-    ds = ds.assign_coords({STAR: np.arange(start, stop, dtype=np.int64)})
-    ds = _cast(ds).drop_vars([n for n in ds.variables if STAR not in ds[n].dims])
-    ds.attrs = {}
-    ds.to_zarr(store, region={STAR: slice(start, stop)}, mode="r+", consolidated=False)
-    _markers(Path(store)).joinpath(f"{start}").write_text(f"{start} {stop}\n")
+    options = {"batch_size": batch_size, "thresholds": thresholds, "wavelength": wavelength}
+    write_chunk(compute_chunk(arrays, chunk, start, **options), store, start, stop)
     return chunk.errors
+
+
+def _run_local(arrays, source, store, todo, num, options, bar) -> list:
+    """Chunks in this process: the next one is read and the last one written
+    in background threads while this one is denoised (numbers as ``run_chunk``).
+    """
+    size = options["batch_size"]
+    errors = []
+    if not todo:
+        return errors
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reading = pool.submit(source.read, todo[0], min(todo[0] + size, num))
+        writing = None
+        for i, start in enumerate(todo):
+            stop = min(start + size, num)
+            chunk = reading.result()
+            if i + 1 < len(todo):
+                reading = pool.submit(source.read, todo[i + 1], min(todo[i + 1] + size, num))
+            ds = compute_chunk(arrays, chunk, start, **options)
+            if writing is not None:
+                writing.result()
+                bar.update(size)
+            writing = pool.submit(write_chunk, ds, store, start, stop)
+            errors += chunk.errors
+        writing.result()
+        bar.update(stop - start)
+    return errors
 
 
 def _markers(store: Path) -> Path:
@@ -289,10 +337,7 @@ def denoise_source(
     with progress_bar(num, enabled=progress, description="denoise") as bar:
         bar.update(sum(min(s + batch_size, num) - s for s in starts if s in done))
         if scheduler is None:
-            for start in todo:
-                stop = min(start + batch_size, num)
-                errors += run_chunk(arrays, source, store, start, stop, **options)
-                bar.update(stop - start)
+            errors += _run_local(arrays, source, store, todo, num, options, bar)
         else:
             errors += _run_distributed(scheduler, arrays, source, store, todo, num, options, bar)
     if not zarr_out:

@@ -113,7 +113,8 @@ def test_step_is_flagged_at_the_join_only_and_bad_column_by_code():
     flux = data["flux"].copy()
     sigma = 1.0 / np.sqrt(data["ivar"])
     k = int(np.searchsorted(WL, 5850.0))
-    flux[0, : k - 1] *= 0.94  # blue side scaled
+    flux[0, : k - 1] *= 0.94  # blue side scaled; a ramp and a splice glitch at the join
+    flux[0, k - 1 : k + 2] *= 0.94 + 0.06 * np.array([0.25, 0.5, 0.75])
     flux[0, k - 1 : k + 2] += 8 * sigma[0, k - 1 : k + 2] * np.array([0.5, 1.0, 0.5])
     flux[1, 2500] -= 30 * sigma[1, 2500]  # cold bad column
     out = denoise(setup, flux, data["ivar"], thresholds=ArtefactThresholds())

@@ -71,30 +71,30 @@ def test_interrupted_run_resumes_by_chunk(case, tmp_path, monkeypatch):
     setup, path, memory = case
     source = open_source([path], grid=WL)
     out = tmp_path / "out.nc"
-    real = stream_module.run_chunk
+    real = stream_module.write_chunk
     calls = []
 
     def flaky(*args, **kwargs):
         if len(calls) == 2:
             raise KeyboardInterrupt
-        calls.append(args[3])
+        calls.append(args[2])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(stream_module, "run_chunk", flaky)
+    monkeypatch.setattr(stream_module, "write_chunk", flaky)
     with pytest.raises(KeyboardInterrupt):
         denoise_source(setup, source, out, wavelength=WL, batch_size=8, bad_columns=None)
     assert not out.exists() and (tmp_path / "out.nc.partial.zarr").is_dir()
-    monkeypatch.setattr(stream_module, "run_chunk", real)
+    monkeypatch.setattr(stream_module, "write_chunk", real)
     run = denoise_source(setup, source, out, wavelength=WL, batch_size=8, bad_columns=None)
     assert run.num_resumed == 2
     _check_against_memory(out, memory)
     # a different run cannot resume from another run's partial store
     stale = tmp_path / "other.zarr"
-    monkeypatch.setattr(stream_module, "run_chunk", flaky)
+    monkeypatch.setattr(stream_module, "write_chunk", flaky)
     calls.clear()
     with pytest.raises(KeyboardInterrupt):
         denoise_source(setup, source, stale, wavelength=WL, batch_size=8, bad_columns=None)
-    monkeypatch.setattr(stream_module, "run_chunk", real)
+    monkeypatch.setattr(stream_module, "write_chunk", real)
     with pytest.raises(StereoPPLError, match="different run"):
         denoise_source(setup, source, stale, wavelength=WL, batch_size=4, bad_columns=None)
 
