@@ -61,6 +61,7 @@ APSTAR_BAD_BITS = sum(1 << APOGEE_PIXMASK_BITS[name] for name in list(APOGEE_PIX
 APOGEE_WAVELENGTH_RANGE = (15000.0, 17100.0)
 
 _GRID_KEYS = ("CRVAL1", "CDELT1", "CRPIX1")
+_RESULTS_OPTIONS = ("always", "if-no-id", "never")
 
 
 def _grid(hdul: fits.HDUList, num_pixels: int, path: Path, hdus: tuple[int, ...]) -> np.ndarray:
@@ -87,7 +88,10 @@ def _grid(hdul: fits.HDUList, num_pixels: int, path: Path, hdus: tuple[int, ...]
                 f"is {value!r}, expected {want!r}", path=path, hdu=first, keyword=key
             )
     wavelength = log_linear_wavelength(header, num_pixels, path, hdu=first)
+    keys = {index: _grid_keys(other, path, index) for index, other in headers.items()}
     for index, other in headers.items():
+        if keys[index] == keys[first]:
+            continue  # the same keywords give the same grid
         if not np.allclose(
             log_linear_wavelength(other, num_pixels, path, hdu=index),
             wavelength,
@@ -110,6 +114,11 @@ def _grid(hdul: fits.HDUList, num_pixels: int, path: Path, hdus: tuple[int, ...]
         )
     check_wavelength_range(wavelength, *APOGEE_WAVELENGTH_RANGE, path, hdu=first)
     return wavelength
+
+
+def _grid_keys(header: fits.Header, path: Path, index: int) -> tuple:
+    """The values of the grid keywords of one header (numbers, checked)."""
+    return tuple(header_number(header, key, path, hdu=index) for key in _GRID_KEYS)
 
 
 def _row_meta(hdu, path: Path, index: int) -> dict:
@@ -153,7 +162,9 @@ def _apogee_id(meta: dict) -> None:
                 break
 
 
-def read_aspcapstar(path: str | Path, *, max_error: float = 10.0) -> Spectrum:
+def read_aspcapstar(
+    path: str | Path, *, max_error: float = 10.0, results: str = "always"
+) -> Spectrum:
     """Read an APOGEE aspcapStar file (pseudo-continuum-normalised spectrum).
 
     Parameters
@@ -163,6 +174,13 @@ def read_aspcapstar(path: str | Path, *, max_error: float = 10.0) -> Spectrum:
     max_error : float, optional
         Pixels with flux error at or above this are bad (ASPCAP writes 10 for
         pixels it could not use).
+    results : {"always", "if-no-id", "never"}, optional
+        When to read the HDU 4 results row into ``meta``: always (default);
+        only when the primary header has no star id (``OBJ``/``OBJID``; DR17
+        files have none); or never. Astropy's parsing of that table's column
+        definitions costs more than the rest of the file (some 3 ms for a few
+        columns, 30 ms for the 78 of DR13), so ``prepare``, which takes the
+        labels from its catalogue, reads it only for the id.
 
     Returns
     -------
@@ -172,7 +190,8 @@ def read_aspcapstar(path: str | Path, *, max_error: float = 10.0) -> Spectrum:
         ``wavelength`` from the HDU 1 log-linear grid (8,575 pixels in
         DR13-DR17), ``model`` the ASPCAP best fit (HDU 3), ``meta`` the primary
         header plus the HDU 4 results row (``APOGEE_ID``, ``SNR``, ``STARFLAG``,
-        ``ASPCAPFLAG``, ``PARAM``...; -9999 become NaN) where present,
+        ``ASPCAPFLAG``, ``PARAM``...; -9999 become NaN) where present and
+        read (see ``results``; else ``APOGEE_ID`` is the primary ``OBJ``),
         ``needs_normalising=False``.
 
     Raises
@@ -186,6 +205,8 @@ def read_aspcapstar(path: str | Path, *, max_error: float = 10.0) -> Spectrum:
     SurveyFileWarning
         If some flux or error values are NaN/inf (their ivar is set to 0).
     """
+    if results not in _RESULTS_OPTIONS:
+        raise ValueError(f"results must be one of {_RESULTS_OPTIONS}, got {results!r}")
     path = Path(path)
     with open_fits(path) as hdul:
         meta = header_meta(get_hdu(hdul, 0, path).header)
@@ -200,9 +221,11 @@ def read_aspcapstar(path: str | Path, *, max_error: float = 10.0) -> Spectrum:
                     hdu=index,
                 )
         wavelength = _grid(hdul, flux.size, path, (1, 2, 3))
+        has_id = any(isinstance(meta.get(key), str) and meta[key] for key in ("OBJID", "OBJ"))
+        has_table = results == "always" or (results == "if-no-id" and not has_id)
         with reading(path, hdu=4):
             try:
-                has_table = hdul[4] is not None
+                has_table = has_table and hdul[4] is not None
             except IndexError:
                 has_table = False
         if has_table:

@@ -10,6 +10,7 @@ from the file. Wavelengths are observed-frame vacuum Angstrom; shift them with
 :func:`stereo_ppl.preprocess.to_rest_frame` and the header ``Z``.
 """
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -126,13 +127,19 @@ def _masks_to_int(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(valid, values, 0).astype(np.int64), ~valid
 
 
-def read_lamost(path: str | Path) -> Spectrum:
+def read_lamost(path: str | Path, *, meta_keys: Iterable[str] | None = None) -> Spectrum:
     """Read a LAMOST low-resolution spectrum file (image or table layout).
 
     Parameters
     ----------
     path : str or Path
         ``spec-<MJD>-<PLANID>_sp<SPID>-<FIBER>.fits`` or ``.fits.gz``.
+    meta_keys : iterable of str, optional
+        Primary-header keywords to put in ``meta`` besides those the reader
+        checks (``OBSID``, ``VACUUM``, ``Z``, ``SNRU``..``SNRZ``, ``RA``,
+        ``DEC``...); default every card. Astropy parses a card's value in some
+        20 microseconds, which for the ~130 cards of a real header is several
+        times the cost of reading the spectrum; ``prepare`` asks for no more.
 
     Returns
     -------
@@ -141,11 +148,11 @@ def read_lamost(path: str | Path) -> Spectrum:
         is True), ``wavelength`` the header's log-linear grid (observed frame,
         vacuum) after checking the stored wavelength row against it within
         :data:`LAMOST_GRID_RTOL` (the stored row is used where the header has no
-        grid), ``bitmask`` the ``ORMASK``, ``meta`` the primary header (``OBSID``,
-        ``Z``, ``Z_ERR``, ``SNRU``..``SNRZ``, ``RA``, ``DEC``, ``CLASS``...;
-        -9999 in the numeric ones become NaN). A pixel is bad where
-        ``ivar == 0``, flux is exactly 0, ``ANDMASK`` is non-zero, or flux or
-        ivar is NaN/inf.
+        grid), ``bitmask`` the ``ORMASK``, ``meta`` the primary header, or
+        the keywords asked for (``OBSID``, ``Z``, ``Z_ERR``, ``SNRU``..``SNRZ``,
+        ``RA``, ``DEC``, ``CLASS``...; -9999 in the numeric ones become NaN).
+        A pixel is bad where ``ivar == 0``, flux is exactly 0, ``ANDMASK`` is
+        non-zero, or flux or ivar is NaN/inf.
 
     Raises
     ------
@@ -163,7 +170,8 @@ def read_lamost(path: str | Path) -> Spectrum:
     with open_fits(path) as hdul:
         primary = get_hdu(hdul, 0, path)
         header = primary.header
-        meta = header_meta(header)
+        keys = None if meta_keys is None else (*meta_keys, *_NUMERIC_KEYS, "OBSID", "VACUUM")
+        meta = header_meta(header, keys=keys)
         if primary.header.get("NAXIS", 0) >= 2 and primary.data is not None:
             columns, kind = _image_layout(primary, path), "lamost-image"
         else:

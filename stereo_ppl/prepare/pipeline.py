@@ -44,7 +44,7 @@ from .tasks import lamost_file_hint, locate_pairs, star_ids
 __all__ = ["MIN_POOL_PAIRS", "PrepareResult", "prepare_paired"]
 
 #: Largest number of pairs a worker reads per task.
-_MAX_CHUNK = 32
+_MAX_CHUNK = 64
 #: Fewer pairs than this are read in this process: starting a worker (a fresh
 #: interpreter importing this package, JAX included: about 2 s of CPU) costs
 #: about as much as reading a couple of hundred pairs (~10 ms each).
@@ -137,12 +137,38 @@ def _progress(enabled: bool, total: int):
     return progress, progress.add_task("reading spectrum pairs", total=total)
 
 
-def _read_all(tasks, *, num_workers: int, progress: bool, on_result: Callable) -> bool:
-    """Read every task, calling ``on_result`` with each result; False if interrupted."""
+def _start_pool(num_workers: int) -> ProcessPoolExecutor:
+    """A pool of ``num_workers`` reading processes, started now.
+
+    Each worker is a fresh interpreter importing this package (seconds of
+    CPU); started before the files are located, they import while this
+    process indexes the directories.
+    """
+    context = multiprocessing.get_context("spawn")  # a fork of a JAX process can deadlock
+    pool = ProcessPoolExecutor(num_workers, mp_context=context, initializer=_init_worker)
+    for _ in range(num_workers):
+        pool.submit(read_pairs, [])  # a worker is spawned per task while none is idle
+    return pool
+
+
+def _read_all(tasks, *, num_workers: int, progress: bool, on_result: Callable, pool=None) -> bool:
+    """Read every task, calling ``on_result`` with each result; False if interrupted.
+
+    ``pool`` (from :func:`_start_pool`, optional) is used and shut down; without
+    one, a pool is started when ``num_workers > 1`` and there are at least
+    :data:`MIN_POOL_PAIRS` tasks. Once every result is in, the pool is shut
+    down without waiting for its processes to exit (they exit while the
+    caller builds its output).
+    """
     chunks = _chunks(tasks, num_workers)
     bar, bar_task = _progress(progress, len(tasks))
+    if pool is not None and len(tasks) < MIN_POOL_PAIRS:
+        pool.shutdown(wait=False, cancel_futures=True)
+        pool = None
+    elif pool is None and num_workers > 1 and len(tasks) >= MIN_POOL_PAIRS:
+        pool = _start_pool(num_workers)
     with bar:
-        if num_workers <= 1 or len(tasks) < MIN_POOL_PAIRS:
+        if pool is None:
             try:
                 with _one_blas_thread():
                     for chunk in chunks:
@@ -152,31 +178,30 @@ def _read_all(tasks, *, num_workers: int, progress: bool, on_result: Callable) -
             except KeyboardInterrupt:
                 return False
             return True
-        context = multiprocessing.get_context("spawn")  # a fork of a JAX process can deadlock
-        pool = ProcessPoolExecutor(num_workers, mp_context=context, initializer=_init_worker)
-        pending = {pool.submit(read_pairs, chunk): len(chunk) for chunk in chunks}
-        complete = True
+        finished = False
         try:
+            pending = {pool.submit(read_pairs, chunk): len(chunk) for chunk in chunks}
             while pending:
                 try:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 except KeyboardInterrupt:
-                    complete = False
                     for future in pending:
                         future.cancel()
                     done, _ = wait(pending)  # the running chunks finish, none starts
+                    for future in done:
+                        if not future.cancelled():
+                            for result in future.result():
+                                on_result(result)
+                    return False
                 for future in done:
                     size = pending.pop(future)
-                    if future.cancelled():
-                        continue
                     for result in future.result():
                         on_result(result)
                     bar.advance(bar_task, size)
-                if not complete:
-                    return False
+            finished = True
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-        return complete
+            pool.shutdown(wait=not finished, cancel_futures=True)
+        return True
 
 
 def prepare_paired(
@@ -257,11 +282,19 @@ def prepare_paired(
         reject(Rejection(file, dropped.row, dropped.apogee_id, dropped.obsid, dropped.reason))
     first = apply_cuts(table, cuts, until=CATALOGUE_CUTS[-1])
     counts += first.counts
-    tasks, missing = locate_pairs(
-        table, np.flatnonzero(first.keep), apogee_dir=apogee_dir, lamost_dir=lamost_dir
-    )
-    for rejection in missing:
-        reject(rejection)
+    pool = None
+    if num_workers > 1 and np.count_nonzero(first.keep) >= MIN_POOL_PAIRS:
+        pool = _start_pool(num_workers)  # the workers import while the files are located
+    try:
+        tasks, missing = locate_pairs(
+            table, np.flatnonzero(first.keep), apogee_dir=apogee_dir, lamost_dir=lamost_dir
+        )
+        for rejection in missing:
+            reject(rejection)
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
 
     num_rows = len(table)
     slot = {task.index: k for k, task in enumerate(tasks)}  # spectra only for rows read
@@ -296,7 +329,9 @@ def prepare_paired(
 
     # workers see the position in ``tasks`` as the index (results come back by it)
     queued = [task._replace(index=k) for k, task in enumerate(tasks)]
-    complete = _read_all(queued, num_workers=num_workers, progress=progress, on_result=on_result)
+    complete = _read_all(
+        queued, num_workers=num_workers, progress=progress, on_result=on_result, pool=pool
+    )
     located = np.zeros(num_rows, dtype=bool)
     located[[task.index for task in tasks]] = True
     if not complete:

@@ -6,6 +6,13 @@ APOGEE chip gaps, and puts the LAMOST spectra through
 :func:`stereo_ppl.preprocess.preprocess_lamost` onto
 :func:`stereo_ppl.data.lamost_grid`. A problem with a pair becomes a
 :class:`PairFailure` naming the file; nothing else escapes.
+
+The readers are asked for what ``prepare`` uses: the aspcapStar results table
+only where the primary header has no id, and of the LAMOST header only the
+keywords the reader checks. Both files are still checked in full (every HDU
+the spectrum needs, grids, bad pixels): the two skipped parts are astropy's
+slowest (a table's column definitions; a header card's value parsed in some
+20 microseconds) and ``prepare`` takes the labels and S/N from its catalogue.
 """
 
 import warnings
@@ -98,7 +105,7 @@ def _recorded(records) -> tuple:
 
 def _read_apogee(task: PairTask):
     """On-chip flux, ivar (shape (7514,)) and the number of missing pixels."""
-    spectrum = read_aspcapstar(task.apogee_path)
+    spectrum = read_aspcapstar(task.apogee_path, results="if-no-id")
     file_id = str(spectrum.meta.get("APOGEE_ID", "")).strip()
     if file_id and file_id != task.apogee_id:
         raise SurveyFileError(
@@ -115,7 +122,7 @@ def _read_apogee(task: PairTask):
 
 def _read_lamost(task: PairTask):
     """Observed wavelength, flux, ivar and the header redshift of the LAMOST file."""
-    spectrum = read_lamost(task.lamost_path)
+    spectrum = read_lamost(task.lamost_path, meta_keys=())
     file_obsid = spectrum.meta.get("OBSID")
     if file_obsid is not None and int(file_obsid) != task.obsid:
         raise SurveyFileError(

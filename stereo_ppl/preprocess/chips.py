@@ -1,5 +1,7 @@
 """Dropping the APOGEE chip gaps (pixels that never carry data)."""
 
+from functools import cache
+
 import astropy.units as u
 import numpy as np
 
@@ -7,6 +9,14 @@ from ..data.grids import APOGEE_CHIPS, APOGEE_NUM_PIXELS, apogee_grid
 from .checks import PreprocessError, as_angstrom
 
 __all__ = ["drop_chip_gaps"]
+
+
+@cache
+def _expected_grid() -> np.ndarray:
+    """:func:`~stereo_ppl.data.grids.apogee_grid`, computed once (read-only)."""
+    grid = apogee_grid()
+    grid.flags.writeable = False
+    return grid
 
 
 def drop_chip_gaps(wavelength, flux, ivar, *, chips=APOGEE_CHIPS, rtol: float = 1e-7):
@@ -37,8 +47,8 @@ def drop_chip_gaps(wavelength, flux, ivar, *, chips=APOGEE_CHIPS, rtol: float = 
         If the grid is not the APOGEE grid or the shapes disagree.
     """
     wl = as_angstrom(wavelength, "wavelength")
-    expected = apogee_grid()
-    if wl.shape != expected.shape or not np.allclose(wl, expected, rtol=rtol, atol=0.0):
+    expected = _expected_grid()
+    if wl.shape != expected.shape or not np.all(np.abs(wl - expected) <= rtol * expected):
         raise PreprocessError(
             f"wavelength (shape {wl.shape}) is not the {APOGEE_NUM_PIXELS}-pixel APOGEE grid; "
             "chip gaps are defined on that grid only"

@@ -307,6 +307,30 @@ def test_two_worker_processes_give_the_same_dataset(clean_files, monkeypatch):
     xr.testing.assert_identical(serial.paired, parallel.paired)
 
 
+@pytest.mark.slow  # starts two interpreters
+def test_pool_started_early_is_given_back_when_few_files_are_found(clean_copy, monkeypatch):
+    # the pool starts after the catalogue cuts (6 rows); one file is missing, so
+    # only 5 pairs are located: fewer than MIN_POOL_PAIRS, read in this process
+    _, files = clean_copy
+    serial = run(files, cuts=KEEP_ALL)
+    next(files.apogee_dir.glob("*.fits")).unlink()
+    monkeypatch.setattr(pipeline_module, "MIN_POOL_PAIRS", files.num_stars)
+    started = []
+    original = pipeline_module._start_pool
+
+    def start(num_workers):
+        started.append(original(num_workers))
+        return started[-1]
+
+    monkeypatch.setattr(pipeline_module, "_start_pool", start)
+    result = run(files, cuts=KEEP_ALL, num_workers=2)
+    assert len(started) == 1
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        started[0].submit(int)  # given back
+    assert result.paired.sizes["star"] == serial.paired.sizes["star"] - 1 == 5
+    assert len(result.rejected) == 1 and "no aspcapStar file" in result.rejected[0].message
+
+
 def test_sky_match_from_an_allstar_and_a_lamost_catalogue(builtin_with_failing, tmp_path):
     survey, files = builtin_with_failing
     joint = read_lamost_catalogue(files.catalogue)
