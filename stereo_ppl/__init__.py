@@ -14,18 +14,47 @@ The main entry points, re-exported here::
     denoise                                         denoise and flag LAMOST spectra
 """
 
+import importlib
+
 from ._version import __version__
-from .compare import compare_c, fit_summary, predict_lamost
-from .data import make_paired, validate_paired
-from .datasets import make_builtin
-from .denoise import denoise
 from .errors import FitConfigError, PairedDataError, StereoPPLError
-from .inference import fit, params_from_datatree
-from .io import load_fit, load_paired, save_fit, save_paired
-from .models import rrr_model
-from .ppc import calibrate, posterior_predictive
-from .prepare import prepare_paired
-from .sweep import run_sweep
+
+#: Where each re-exported name lives. They are imported on first use, so that
+#: ``import stereo_ppl.io`` (e.g. in a ``prepare`` worker process) does not
+#: pay for JAX, NumPyro and ArviZ.
+_EXPORTS = {
+    "calibrate": "ppc",
+    "compare_c": "compare",
+    "denoise": "denoise",
+    "fit": "inference",
+    "fit_summary": "compare",
+    "load_fit": "io",
+    "load_paired": "io",
+    "make_builtin": "datasets",
+    "make_paired": "data",
+    "params_from_datatree": "inference",
+    "posterior_predictive": "ppc",
+    "predict_lamost": "compare",
+    "prepare_paired": "prepare",
+    "rrr_model": "models",
+    "run_sweep": "sweep",
+    "save_fit": "io",
+    "save_paired": "io",
+    "validate_paired": "data",
+}
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "FitConfigError",
