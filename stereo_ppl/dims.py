@@ -9,6 +9,7 @@ __all__ = [
     "APOGEE_WAVELENGTH",
     "FIT_KIND",
     "FOLD",
+    "LABEL",
     "LAMOST_PIXEL",
     "LAMOST_WAVELENGTH",
     "LATENT",
@@ -28,6 +29,8 @@ APOGEE_PIXEL = "apogee_pixel"
 LAMOST_PIXEL = "lamost_pixel"
 #: One component of the low-dimensional representation ``z``.
 LATENT = "latent"
+#: One stellar label (Teff, log g, [Fe/H], ...); its coordinate holds the label names.
+LABEL = "label"
 #: One optimisation step at which a trace was recorded.
 STEP = "step"
 

@@ -1,15 +1,16 @@
-"""``stereo-ppl fit``: fit one c by any method and write the fit."""
+"""``stereo-ppl fit``: fit one model and c by any method and write the fit."""
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..errors import StereoPPLError
+from ..errors import FitConfigError, StereoPPLError
 from .app import X64, BatchSize, Holdout, Seed, app
 from .common import console, enable_x64, print_summary
 
-__all__ = ["fit"]
+__all__ = ["fit", "parse_model_options"]
 
 
 _SGD = ("num_steps", "batch_size", "learning_rate", "eval_every")
@@ -18,8 +19,16 @@ _METHOD_OPTIONS = {
     "map": _SGD,
     "exact": ("max_iter",),
     "laplace": ("max_iter", "num_samples"),
-    "vi": (*_SGD, "max_iter", "num_samples", "guide", "rank", "num_particles"),
+    "vi": (*_SGD, "max_iter", "map_steps", "num_samples", "guide", "rank", "num_particles"),
 }
+#: The method each model is fitted by unless ``--method`` says otherwise.
+_DEFAULT_METHOD = {"base": "exact"}
+_MODEL_HELP = (
+    "Model: base (seed eq. 1-2), labels (eq. 1-3: labels from z; the paired dataset must "
+    "carry labels), latent-z (z ~ Normal(beta_z F1, sigma_z), integrated out), errors-in-f1 "
+    "(APOGEE errors integrated out; needs apogee_ivar) or mlp (MLP residual decoder). "
+    "Models other than base take --method map or vi (mlp: map)."
+)
 
 
 def _flag(name: str) -> str:
@@ -46,14 +55,24 @@ def fit(
     paired: Annotated[Path, typer.Argument(help="Paired dataset (netCDF) to fit.")],
     c: Annotated[int, typer.Option("-c", "--num-latent", help="Length c of the latent vector z.")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the fit (netCDF).")],
+    model: Annotated[str, typer.Option("--model", help=_MODEL_HELP)] = "base",
+    model_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model-option",
+            help="NAME=VALUE option of the model function, repeatable "
+            "(e.g. --model-option num_hidden=32 --model-option activation=gelu).",
+        ),
+    ] = None,
     method: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--method",
-            help="exact (deterministic MAP), map (AdamW SVI), laplace (MAP + the decoder's "
-            "exact conditional posterior) or vi (MAP, then AutoNormal / low-rank SVI).",
+            help="exact (deterministic MAP; the default for --model base), map (AdamW SVI; "
+            "the default for other models), laplace (MAP + the decoder's exact conditional "
+            "posterior) or vi (MAP, then AutoNormal / low-rank SVI).",
         ),
-    ] = "exact",
+    ] = None,
     seed: Seed = 0,
     holdout_fraction: Holdout = 0.2,
     steps: Annotated[
@@ -70,6 +89,12 @@ def fit(
     ] = None,
     max_iter: Annotated[
         int | None, typer.Option("--max-iter", help="Exact solver: largest number of iterations.")
+    ] = None,
+    map_steps: Annotated[
+        int | None,
+        typer.Option(
+            "--map-steps", help="vi of a model other than base: AdamW steps of its MAP stage."
+        ),
     ] = None,
     num_samples: Annotated[
         int | None,
@@ -98,6 +123,10 @@ def fit(
     from ..compare import fit_summary
     from ..inference import fit as run_fit
     from ..io import load_paired, save_fit
+    from ..models import get_model
+
+    model = get_model(model).name
+    method = _DEFAULT_METHOD.get(model, "map") if method is None else method
 
     options = method_options(
         method,
@@ -106,6 +135,7 @@ def fit(
         learning_rate=learning_rate,
         eval_every=eval_every,
         max_iter=max_iter,
+        map_steps=map_steps,
         num_samples=num_samples,
         guide=guide,
         rank=rank,
@@ -116,6 +146,8 @@ def fit(
         jax.random.key(seed),
         data,
         num_latent=c,
+        model=model,
+        model_options=parse_model_options(model_option or []),
         method=method,
         seed=seed,
         heldout_fraction=holdout_fraction,
@@ -132,3 +164,21 @@ def fit(
             f"converged: {bool(tree.attrs['converged'])}"
         )
     console.print(f"wrote {out}")
+
+
+def parse_model_options(items: list[str]) -> dict:
+    """``["num_hidden=32", "activation=gelu"]`` -> ``{"num_hidden": 32, "activation": "gelu"}``.
+
+    Values are read as JSON where they parse (numbers, ``true``), else kept as text.
+    """
+    options = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise FitConfigError(f"--model-option takes NAME=VALUE; got {item!r}")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        options[name.strip()] = value
+    return options

@@ -9,13 +9,18 @@ from .grids import (
     lamost_grid,
     log_linear_grid,
 )
+from .labels import LABELS, LABELS_ERR, PairedLabels, add_labels, paired_labels
 from .paired import make_paired
 from .validate import check_same_grid, describe_pixel, describe_star, validate_paired
 
 __all__ = [
     "APOGEE_CHIPS",
     "APOGEE_NUM_PIXELS",
+    "LABELS",
+    "LABELS_ERR",
     "LAMOST_NUM_PIXELS",
+    "PairedLabels",
+    "add_labels",
     "apogee_chip_mask",
     "apogee_grid",
     "check_same_grid",
@@ -24,5 +29,6 @@ __all__ = [
     "lamost_grid",
     "log_linear_grid",
     "make_paired",
+    "paired_labels",
     "validate_paired",
 ]

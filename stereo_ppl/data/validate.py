@@ -3,7 +3,14 @@
 import numpy as np
 import xarray as xr
 
-from ..dims import APOGEE_PIXEL, APOGEE_WAVELENGTH, LAMOST_PIXEL, LAMOST_WAVELENGTH, STAR
+from ..dims import (
+    APOGEE_PIXEL,
+    APOGEE_WAVELENGTH,
+    LABEL,
+    LAMOST_PIXEL,
+    LAMOST_WAVELENGTH,
+    STAR,
+)
 from ..errors import PairedDataError
 
 __all__ = ["check_same_grid", "describe_pixel", "describe_star", "validate_paired"]
@@ -13,7 +20,11 @@ _REQUIRED = {
     "lamost_flux": (STAR, LAMOST_PIXEL),
     "lamost_ivar": (STAR, LAMOST_PIXEL),
 }
-_OPTIONAL = {"apogee_ivar": (STAR, APOGEE_PIXEL)}
+_OPTIONAL = {
+    "apogee_ivar": (STAR, APOGEE_PIXEL),
+    "labels": (STAR, LABEL),
+    "labels_err": (STAR, LABEL),
+}
 _WAVELENGTH = {APOGEE_PIXEL: APOGEE_WAVELENGTH, LAMOST_PIXEL: LAMOST_WAVELENGTH}
 
 

@@ -1,18 +1,20 @@
 """Inference: exact MAP, SVI (MAP and VI), the decoder's exact conditional posterior; results as
 ArviZ DataTrees. Never touches files."""
 
-from .arrays import ModelData, log_joint_fn, model_data, split_stars
+from .arrays import ModelData, VariantData, log_joint_fn, model_data, split_stars
+from .curvature import site_precision_diag
 from .exact import ExactResult, ExactTrace, solve_exact
-from .fit import METHODS, fit
+from .fit import METHODS, MODEL_NAMES, fit
 from .laplace import sample_decoder
 from .loglik import log_likelihood_per_star
-from .map import LogJointTrace, MapResult, fit_map, initial_params
+from .map import LogJointTrace, MapResult, fit_map, initial_params, starting_point
 from .results import fit_datatree, params_from_datatree
 from .vi import GUIDES, ElboTrace, VIResult, fit_vi
 
 __all__ = [
     "GUIDES",
     "METHODS",
+    "MODEL_NAMES",
     "ElboTrace",
     "ExactResult",
     "ExactTrace",
@@ -20,6 +22,7 @@ __all__ = [
     "MapResult",
     "ModelData",
     "VIResult",
+    "VariantData",
     "fit",
     "fit_datatree",
     "fit_map",
@@ -30,6 +33,8 @@ __all__ = [
     "model_data",
     "params_from_datatree",
     "sample_decoder",
+    "site_precision_diag",
     "solve_exact",
     "split_stars",
+    "starting_point",
 ]

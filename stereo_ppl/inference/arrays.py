@@ -11,7 +11,15 @@ from numpyro.infer.util import log_density
 from ..errors import FitConfigError
 from ..models import rrr_model
 
-__all__ = ["ModelData", "check_num_latent", "log_joint_fn", "model_data", "split_stars"]
+__all__ = [
+    "ModelData",
+    "VariantData",
+    "as_variant_data",
+    "check_num_latent",
+    "log_joint_fn",
+    "model_data",
+    "split_stars",
+]
 
 
 class ModelData(NamedTuple):
@@ -39,6 +47,50 @@ class ModelData(NamedTuple):
     def take(self, index) -> "ModelData":
         """The same arrays for the stars ``index`` (int array, shape (k,))."""
         return ModelData(*(a[np.asarray(index)] for a in self))
+
+
+class VariantData(NamedTuple):
+    """A model variant's inputs for a set of stars.
+
+    Attributes
+    ----------
+    base : ModelData
+        The base model's positional data.
+    inputs : dict of str to jax.Array
+        The variant's extra per-star keyword inputs, star on the first axis
+        (see :class:`~stereo_ppl.models.ModelVariant`).
+    shared : dict of str to jax.Array
+        Its keyword inputs that belong to no star (taken as they are).
+    """
+
+    base: ModelData
+    inputs: dict
+    shared: dict
+
+    @property
+    def kwargs(self) -> dict:
+        """Every keyword input of the model."""
+        return {**self.inputs, **self.shared}
+
+    @property
+    def num_stars(self) -> int:
+        return self.base.num_stars
+
+    def take(self, index) -> "VariantData":
+        """The same inputs for the stars ``index`` (int array, shape (k,))."""
+        index = np.asarray(index)
+        taken = {k: v[index] for k, v in self.inputs.items()}
+        return VariantData(self.base.take(index), taken, self.shared)
+
+    def hide(self, names) -> "VariantData":
+        """The same inputs with the boolean masks ``names`` all False."""
+        hidden = {k: jnp.zeros_like(v) if k in names else v for k, v in self.inputs.items()}
+        return VariantData(self.base, hidden, self.shared)
+
+
+def as_variant_data(data: "ModelData | VariantData") -> VariantData:
+    """``data`` as :class:`VariantData` (a :class:`ModelData` gets no extra inputs)."""
+    return data if isinstance(data, VariantData) else VariantData(ModelData(*data), {}, {})
 
 
 def model_data(paired: xr.Dataset) -> ModelData:
@@ -91,8 +143,8 @@ def split_stars(rng_key, num_stars: int, heldout_fraction: float) -> tuple[np.nd
     return np.sort(perm[num_heldout:]), np.sort(perm[:num_heldout])
 
 
-def log_joint_fn(*, num_latent: int, b_F_prior_mean: float):
-    """A jitted ``f(params, data) -> log joint`` of the base model.
+def log_joint_fn(*, num_latent: int, b_F_prior_mean: float, model=rrr_model):
+    """A jitted ``f(params, data) -> log joint`` of a model (default the base model).
 
     The log joint is the log prior of ``params`` plus the log likelihood of
     every star in ``data`` (the seed study's definition for held-out stars).
@@ -103,15 +155,18 @@ def log_joint_fn(*, num_latent: int, b_F_prior_mean: float):
         ``c``.
     b_F_prior_mean : float
         Prior mean of ``b_F``.
+    model : callable
+        The model function (see :class:`~stereo_ppl.models.ModelVariant`).
 
     Returns
     -------
     callable
-        ``(params: dict, data: ModelData) -> scalar``.
+        ``(params: dict, data: ModelData | VariantData) -> scalar``.
     """
 
     def log_joint(params, data):
-        kwargs = {"num_latent": num_latent, "b_F_prior_mean": b_F_prior_mean}
-        return log_density(rrr_model, tuple(data), kwargs, params)[0]
+        data = as_variant_data(data)
+        kwargs = {"num_latent": num_latent, "b_F_prior_mean": b_F_prior_mean, **data.kwargs}
+        return log_density(model, tuple(data.base), kwargs, params)[0]
 
     return jax.jit(log_joint)

@@ -1,20 +1,25 @@
 """One entry point that fits a paired dataset and returns its ``DataTree``."""
 
+from functools import partial
+
 import jax
+import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
 from ..errors import FitConfigError
-from ..models import DEFAULT_B_F_PRIOR_MEAN
-from .arrays import check_num_latent, model_data, split_stars
-from .loglik import log_likelihood_per_star
+from ..models import DEFAULT_B_F_PRIOR_MEAN, MODELS, get_model
+from .arrays import VariantData, check_num_latent, model_data, split_stars
+from .loglik import log_likelihood_per_star, model_log_likelihood_per_star
 from .methods import RUNNERS
 from .results import fit_datatree
 
-__all__ = ["METHODS", "fit"]
+__all__ = ["METHODS", "MODEL_NAMES", "fit"]
 
 #: Fitting methods :func:`fit` knows.
 METHODS = tuple(RUNNERS)
+#: Models :func:`fit` knows (:data:`stereo_ppl.models.MODELS`).
+MODEL_NAMES = tuple(MODELS)
 
 
 def _heldout_indices(heldout, num_stars: int) -> np.ndarray:
@@ -29,6 +34,8 @@ def fit(
     paired: xr.Dataset,
     *,
     num_latent: int,
+    model: str = "base",
+    model_options: dict | None = None,
     method: str = "map",
     heldout_fraction: float = 0.2,
     heldout=None,
@@ -36,7 +43,7 @@ def fit(
     progress: bool = False,
     **options,
 ) -> xr.DataTree:
-    """Fit the base model to a paired dataset.
+    """Fit a model (by default the base model) to a paired dataset.
 
     Parameters
     ----------
@@ -47,6 +54,19 @@ def fit(
         A validated paired dataset (see :func:`stereo_ppl.data.make_paired`).
     num_latent : int
         ``c``, the length of ``z``.
+    model : str
+        A name of :data:`~stereo_ppl.models.MODELS`: ``"base"`` (eq. 1–2) or
+        a variant: ``"labels"`` (eq. 1–3; the dataset must carry labels, see
+        :func:`stereo_ppl.data.paired_labels`), ``"latent-z"``,
+        ``"errors-in-f1"`` (needs ``apogee_ivar``), ``"mlp"``. A variant takes
+        the methods its ``methods`` lists (``"map"``, ``"vi"``); held-out
+        stars never reveal what its ``heldout_hidden`` names (e.g. their
+        labels), and the ``log_likelihood`` group holds its own survey-2
+        likelihood per star (e.g. marginal over ``z``).
+    model_options : dict, optional
+        Keyword options of the model function, among the variant's
+        ``option_names`` (e.g. ``{"num_hidden": 32, "activation": "gelu"}``
+        for ``"mlp"``; ``{"sigma_z": 0.01}`` fixes latent-z's ``sigma_z``).
     method : {"map", "exact", "laplace", "vi"}
         ``"exact"``: deterministic MAP (:func:`~.exact.solve_exact`);
         ``"map"``: SVI with ``AutoDelta`` and AdamW (:func:`~.map.fit_map`);
@@ -70,7 +90,9 @@ def fit(
         ``num_samples`` (laplace and vi; default 100, fewer for very large
         ``c`` so the draws stay within 512 MiB, see
         :func:`~.methods.default_num_samples`); ``guide``, ``rank``,
-        ``num_particles`` (vi).
+        ``num_particles`` (vi); ``map_steps`` (AdamW steps of the MAP stage
+        of vi for a model variant, default
+        :data:`~stereo_ppl.inference.methods.DEFAULT_MAP_STEPS`).
 
     Returns
     -------
@@ -81,6 +103,13 @@ def fit(
     """
     if method not in RUNNERS:
         raise FitConfigError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    variant = get_model(model).configured(model_options)
+    if method not in variant.methods:
+        why = " (it fits the base model only)" if method in ("exact", "laplace") else ""
+        raise FitConfigError(
+            f"method {method!r} does not fit model {variant.name!r}{why}; that model takes "
+            f"method {' or '.join(map(repr, variant.methods))}"
+        )
     num_stars = paired.sizes["star"]
     key_split, key_fit = jax.random.split(rng_key)
     if heldout is None:
@@ -91,19 +120,47 @@ def fit(
         heldout_fraction = held.size / num_stars
     check_num_latent(num_latent, len(train), paired.sizes["apogee_pixel"])
     data = model_data(paired)
+    train_data, held_data = data.take(train), data.take(held)
+    constants, coords, runner_options = {}, {}, dict(options)
+    if not variant.is_base:
+        arrays, shared = {}, {}
+        if variant.inputs is not None:
+            arrays, shared, constants, coords = variant.inputs(
+                paired, train, jnp.result_type(float)
+            )
+        if "apogee_flux" in arrays:  # the variant's own survey-1 data (e.g. filled pixels)
+            data = data._replace(apogee_flux=arrays.pop("apogee_flux"))
+        full = VariantData(data, arrays, shared)
+        train_data = full.take(train)
+        held_data = full.take(held).hide(variant.heldout_hidden)
+        runner_options["model"] = variant
     output = RUNNERS[method](
         key_fit,
-        data.take(train),
-        data.take(held),
+        train_data,
+        held_data,
         num_latent=num_latent,
         progress=progress,
-        **options,
+        **runner_options,
     )
     draws = output.params
     if np.ndim(draws["beta_z"]) == 2:  # a point estimate: one chain, one draw
         draws = {k: np.asarray(v)[None, None] for k, v in draws.items()}
-    log_lik = log_likelihood_per_star(draws, data)
-    config = {"num_latent": num_latent, "heldout_fraction": heldout_fraction, **options}
+    if variant.is_base:
+        log_lik = log_likelihood_per_star(draws, data)
+    else:  # the model's own survey-2 likelihood (it may marginalise over z)
+        bound = partial(
+            variant.model,
+            num_latent=num_latent,
+            b_F_prior_mean=float(options.get("b_F_prior_mean", DEFAULT_B_F_PRIOR_MEAN)),
+        )
+        log_lik = model_log_likelihood_per_star(bound, draws, full)
+    config = {
+        "num_latent": num_latent,
+        "heldout_fraction": heldout_fraction,
+        "model": variant.name,
+        "model_options": dict(variant.options or {}),
+        **options,
+    }
     if isinstance(config.get("init"), dict):
         config["init"] = "given"  # arrays do not belong in a JSON attribute
     attrs = {
@@ -121,4 +178,8 @@ def fit(
         log_likelihood=log_lik,
         extra_groups=output.groups,
         attrs=attrs,
+        model=variant.name,
+        site_dims=variant.site_dims,
+        coords=coords,
+        constants=constants,
     )

@@ -1,12 +1,16 @@
 """Pointwise log likelihood per star, the input of ArviZ's LOO and WAIC."""
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpyro import handlers
 
-from .arrays import ModelData
+from ..dims import STAR
+from .arrays import ModelData, VariantData
 
-__all__ = ["log_likelihood_per_star"]
+__all__ = ["log_likelihood_per_star", "model_log_likelihood_per_star"]
 
 _HALF_LOG_2PI = 0.5 * float(np.log(2 * np.pi))
 
@@ -50,4 +54,51 @@ def log_likelihood_per_star(params, data: ModelData) -> np.ndarray:
         for draw in range(draws):
             one = {k: jnp.asarray(v[chain, draw], dtype) for k, v in arrays.items()}
             out[chain, draw] = np.asarray(_one_draw(one, data))
+    return out
+
+
+@partial(jax.jit, static_argnames=("model",))
+def _model_one_draw(params, data: VariantData, model):
+    traced = handlers.trace(handlers.substitute(model, data=params)).get_trace(
+        *data.base, **data.kwargs
+    )
+    site = traced["lamost_flux"]
+    log_prob = site["fn"].log_prob(site["value"])
+    if site.get("mask") is not None:
+        log_prob = jnp.where(site["mask"], log_prob, 0.0)
+    star_dim = next(f.dim for f in site["cond_indep_stack"] if f.name == STAR)
+    axes = tuple(range(log_prob.ndim + star_dim + 1, log_prob.ndim))
+    return jnp.sum(log_prob, axis=axes) if axes else log_prob
+
+
+def model_log_likelihood_per_star(model, params, data: VariantData) -> np.ndarray:
+    """``log p(F2_i | params)`` per star and draw, from a model's own ``lamost_flux`` site.
+
+    For model variants whose survey-2 likelihood is not eq. 2's (a marginal
+    over an uncertain ``z``, a non-linear decoder): the log density of the
+    ``lamost_flux`` site, masks applied, summed over every axis after the
+    ``star`` plate's.
+
+    Parameters
+    ----------
+    model : callable
+        The model, with every option but the data bound (e.g. a
+        ``functools.partial`` with ``num_latent``); hashable.
+    params : mapping
+        Every latent site with leading (chain, draw) axes.
+    data : VariantData
+        The stars to score, with the model's keyword inputs.
+
+    Returns
+    -------
+    ndarray, shape (chain, draw, star)
+    """
+    dtype = data.base.apogee_flux.dtype
+    arrays = {k: np.asarray(v) for k, v in params.items()}
+    chains, draws = next(iter(arrays.values())).shape[:2]
+    out = np.empty((chains, draws, data.num_stars), dtype)
+    for chain in range(chains):
+        for draw in range(draws):
+            one = {k: jnp.asarray(v[chain, draw], dtype) for k, v in arrays.items()}
+            out[chain, draw] = np.asarray(_model_one_draw(one, data, model))
     return out

@@ -13,12 +13,13 @@ from numpyro.infer.autoguide import AutoDelta
 from numpyro.infer.initialization import init_to_value
 
 from ..errors import FitConfigError
-from ..models import DEFAULT_B_F_PRIOR_MEAN, rrr_model
-from .arrays import ModelData, check_num_latent, log_joint_fn
+from ..models import DEFAULT_B_F_PRIOR_MEAN, ModelVariant, get_model
+from .arrays import ModelData, VariantData, as_variant_data, check_num_latent, log_joint_fn
+from .exact import solve_exact
 from .init import rrr_init
 from .progress import progress_bar
 
-__all__ = ["LogJointTrace", "MapResult", "fit_map", "initial_params"]
+__all__ = ["LogJointTrace", "MapResult", "fit_map", "initial_params", "starting_point"]
 
 
 class LogJointTrace(NamedTuple):
@@ -49,7 +50,8 @@ class MapResult(NamedTuple):
     ----------
     params : dict of str to ndarray
         ``beta_z`` (latent, apogee_pixel), ``beta_F`` (lamost_pixel, latent),
-        ``b_F`` (lamost_pixel,) at the best recorded step.
+        ``b_F`` (lamost_pixel,), and a model variant's further sites, at the
+        best recorded step.
     trace : LogJointTrace
         Log joint every ``eval_every`` steps.
     best_step : int
@@ -97,12 +99,54 @@ def initial_params(rng_key, data: ModelData, *, num_latent: int, init_scale: flo
     }
 
 
-def fit_map(
+def starting_point(
     rng_key,
-    train: ModelData,
-    heldout: ModelData | None = None,
+    train: VariantData,
     *,
     num_latent: int,
+    init: str | dict,
+    variant: ModelVariant,
+    b_F_prior_mean: float = DEFAULT_B_F_PRIOR_MEAN,
+) -> dict:
+    """Starting values of every site of ``variant`` (see ``init`` of :func:`fit_map`).
+
+    The base sites come from ``init``; sites it lacks, from the variant's
+    ``init`` given the base sites (left to NumPyro's default when it has none).
+    """
+    if init == "exact":
+        base = train.base
+        params = solve_exact(
+            rng_key,
+            base.apogee_flux,
+            base.lamost_flux,
+            base.lamost_ivar,
+            num_latent=num_latent,
+            b_F_prior_mean=b_F_prior_mean,
+        ).params
+    elif init == "rrr":
+        params = rrr_init(train.base, num_latent=num_latent)
+    elif init == "random":
+        params = initial_params(rng_key, train.base, num_latent=num_latent)
+    elif isinstance(init, dict):
+        params = dict(init)
+    else:
+        raise FitConfigError(
+            f"init must be 'rrr', 'random', 'exact' or a dict of parameters; got {init!r}"
+        )
+    missing = [name for name in variant.extra_sites if name not in params]
+    if missing and variant.init is not None:
+        extra = variant.init(params, train.base.apogee_flux, train.kwargs)
+        params.update({name: extra[name] for name in missing if name in extra})
+    return params
+
+
+def fit_map(
+    rng_key,
+    train: ModelData | VariantData,
+    heldout: ModelData | VariantData | None = None,
+    *,
+    num_latent: int,
+    model: str | ModelVariant = "base",
     num_steps: int = 20_000,
     learning_rate: float = 1e-3,
     decay_to: float | None = 0.1,
@@ -114,19 +158,22 @@ def fit_map(
     init: str | dict = "rrr",
     progress: bool = False,
 ) -> MapResult:
-    """MAP estimate of the base model by SVI with ``AutoDelta`` and AdamW.
+    """MAP estimate of a model (default the base model) by SVI with ``AutoDelta`` and AdamW.
 
     Parameters
     ----------
     rng_key : jax.Array
         PRNG key (initialisation and minibatch draws).
-    train : ModelData
-        Training stars, arrays of shape (num_train, ...).
-    heldout : ModelData, optional
+    train : ModelData or VariantData
+        Training stars, arrays of shape (num_train, ...) (with the model
+        variant's extra inputs).
+    heldout : ModelData or VariantData, optional
         Held-out stars, scored every ``eval_every`` steps and used for early
         stopping and for choosing the returned step.
     num_latent : int
         ``c``, the length of ``z``.
+    model : str or ModelVariant
+        The model (:data:`~stereo_ppl.models.MODELS`; default the base model).
     num_steps : int
         Largest number of optimisation steps.
     learning_rate, weight_decay : float
@@ -146,11 +193,14 @@ def fit_map(
     patience : int, optional
         Stop when the monitored log joint has not improved for this many
         records; ``None`` never stops early.
-    init : {"rrr", "random"} or dict
+    init : {"rrr", "random", "exact"} or dict
         Starting point: ``"rrr"`` (default) the unweighted reduced-rank
         regression of :func:`~stereo_ppl.inference.init.rrr_init`, ``"random"``
-        small random values (:func:`initial_params`), or a dict of
-        ``beta_z``, ``beta_F``, ``b_F`` arrays.
+        small random values (:func:`initial_params`), ``"exact"`` the base
+        model's exact MAP (:func:`~stereo_ppl.inference.exact.solve_exact`;
+        a model variant then refines it), or a dict of
+        ``beta_z``, ``beta_F``, ``b_F`` arrays; a variant's further sites
+        start from its own ``init`` (:func:`starting_point`).
     progress : bool
         Show a progress bar.
 
@@ -158,7 +208,10 @@ def fit_map(
     -------
     MapResult
     """
-    check_num_latent(num_latent, train.num_stars, train.apogee_flux.shape[1])
+    variant = get_model(model)
+    train = as_variant_data(train)
+    heldout = None if heldout is None else as_variant_data(heldout)
+    check_num_latent(num_latent, train.num_stars, train.base.apogee_flux.shape[1])
     if num_steps < 1 or eval_every < 1:
         raise FitConfigError(f"steps ({num_steps}) and eval_every ({eval_every}) must be >= 1")
     if batch_size is not None and not 1 <= batch_size <= train.num_stars:
@@ -167,31 +220,35 @@ def fit_map(
             f"got {batch_size}"
         )
     key_init, key_svi = jax.random.split(rng_key)
-    if init == "rrr":
-        init_params = rrr_init(train, num_latent=num_latent)
-    elif init == "random":
-        init_params = initial_params(key_init, train, num_latent=num_latent)
-    elif isinstance(init, dict):
-        init_params = init
-    else:
-        raise FitConfigError(f"init must be 'rrr', 'random' or a dict of parameters; got {init!r}")
-    model = partial(rrr_model, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean)
+    init_params = starting_point(
+        key_init,
+        train,
+        num_latent=num_latent,
+        init=init,
+        variant=variant,
+        b_F_prior_mean=b_F_prior_mean,
+    )
+    model = partial(variant.model, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean)
     guide = AutoDelta(model, init_loc_fn=init_to_value(values=init_params))
     schedule = learning_rate
     if decay_to is not None:
         schedule = optax.cosine_decay_schedule(learning_rate, num_steps, alpha=decay_to)
     svi = SVI(model, guide, optax.adamw(schedule, weight_decay=weight_decay), Trace_ELBO())
     subsample = None if batch_size in (None, train.num_stars) else batch_size
-    state = svi.init(key_svi, *train, subsample_size=subsample)
+    args, inputs = tuple(train.base), train.kwargs
+    state = svi.init(key_svi, *args, subsample_size=subsample, **inputs)
 
+    # the data are arguments, not constants of the compiled scan (no constant folding)
     @partial(jax.jit, static_argnums=1)
-    def advance(state, length):
+    def advance(state, length, args, inputs):
         def step(state, _):
-            return svi.update(state, *train, subsample_size=subsample)[0], None
+            return svi.update(state, *args, subsample_size=subsample, **inputs)[0], None
 
         return jax.lax.scan(step, state, None, length=length)[0]
 
-    log_joint = log_joint_fn(num_latent=num_latent, b_F_prior_mean=b_F_prior_mean)
+    log_joint = log_joint_fn(
+        num_latent=num_latent, b_F_prior_mean=b_F_prior_mean, model=variant.model
+    )
 
     def record(state):
         params = guide.median(svi.get_params(state))
@@ -207,7 +264,7 @@ def fit_map(
     with progress_bar(num_steps, enabled=progress, description=f"MAP c={num_latent}") as bar:
         while done < num_steps:
             length = min(eval_every, num_steps - done)
-            state = advance(state, length)
+            state = advance(state, length, args, inputs)
             done += length
             params, scores = record(state)
             steps.append(done)

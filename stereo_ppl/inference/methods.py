@@ -2,7 +2,10 @@
 
 Every runner takes ``(rng_key, train, heldout, *, num_latent, progress,
 **options)`` and returns a :class:`MethodOutput`; unknown options raise
-:class:`~stereo_ppl.errors.FitConfigError` naming them.
+:class:`~stereo_ppl.errors.FitConfigError` naming them. The runners of
+:data:`VARIANT_METHODS` also take ``model`` (a
+:class:`~stereo_ppl.models.ModelVariant`) with ``train`` and ``heldout`` as
+:class:`~stereo_ppl.inference.arrays.VariantData`.
 """
 
 from typing import NamedTuple
@@ -13,14 +16,21 @@ import xarray as xr
 
 from ..dims import STEP
 from ..errors import FitConfigError
-from ..models import DEFAULT_B_F_PRIOR_MEAN
-from .arrays import ModelData, log_joint_fn
+from ..models import DEFAULT_B_F_PRIOR_MEAN, get_model
+from .arrays import ModelData, VariantData, as_variant_data, log_joint_fn
 from .exact import solve_exact
 from .laplace import sample_decoder
 from .map import fit_map
 from .vi import fit_vi
 
-__all__ = ["DRAW_BUDGET_BYTES", "RUNNERS", "MethodOutput", "default_num_samples"]
+__all__ = [
+    "DEFAULT_MAP_STEPS",
+    "DRAW_BUDGET_BYTES",
+    "RUNNERS",
+    "VARIANT_METHODS",
+    "MethodOutput",
+    "default_num_samples",
+]
 
 _EXACT_OPTIONS = ("max_iter", "tol", "gtol", "init")
 _VI_OPTIONS = (
@@ -35,13 +45,19 @@ _VI_OPTIONS = (
 )
 
 
+#: AdamW steps of the MAP stage of ``vi`` for a model other than the base model.
+DEFAULT_MAP_STEPS = 3000
+#: The methods that fit every model (``exact`` and ``laplace`` fit the base model only).
+VARIANT_METHODS = ("map", "vi")
+
 #: Default memory for posterior draws: ``num_samples`` defaults to 100 draws,
 #: fewer where 100 would exceed this (c = 500 on the seed's grids: 23 draws).
 DRAW_BUDGET_BYTES = 2**29
 
 
-def default_num_samples(num_latent: int, data: ModelData) -> int:
+def default_num_samples(num_latent: int, data: ModelData | VariantData) -> int:
     """100 posterior draws, or as many as fit :data:`DRAW_BUDGET_BYTES` (at least 10)."""
+    data = as_variant_data(data).base
     num_apogee, num_lamost = data.apogee_flux.shape[1], data.lamost_flux.shape[1]
     per_draw = data.apogee_flux.dtype.itemsize * (
         num_latent * (num_apogee + num_lamost + data.num_stars) + num_lamost
@@ -55,8 +71,9 @@ class MethodOutput(NamedTuple):
     Attributes
     ----------
     params : dict
-        ``beta_z``, ``beta_F``, ``b_F``, either one point (no sample axes) or
-        draws with leading (chain, draw) axes.
+        ``beta_z``, ``beta_F``, ``b_F`` (and a model variant's further
+        sites), either one point (no sample axes) or draws with leading
+        (chain, draw) axes.
     log_joint : tuple of ndarray
         ``(step, train, heldout, seconds)`` of the optimisation.
     attrs : dict
@@ -161,21 +178,60 @@ def run_laplace(key, train, heldout, *, num_latent, progress, **options):
     return MethodOutput(draws, log_joint, attrs, {})
 
 
-def run_vi(key, train, heldout, *, num_latent, progress, **options):
-    """``method="vi"``: exact MAP, then SVI with a Gaussian guide started there."""
+def _variant_map_stage(key, train, heldout, variant, num_latent, progress, b_mean, options):
+    """The MAP stage of ``vi`` for a model variant: AdamW SVI from the base exact MAP."""
+    map_options = {
+        "num_steps": int(options.pop("map_steps", DEFAULT_MAP_STEPS)),
+        "init": options.pop("init", "exact"),
+    }
+    if "max_iter" in options or "tol" in options or "gtol" in options:
+        raise FitConfigError(
+            f"max_iter, tol and gtol belong to the exact solver, which fits the base model "
+            f"only; model {variant.name!r} starts VI from AdamW MAP (option map_steps)"
+        )
+    result = fit_map(
+        key,
+        train,
+        heldout,
+        num_latent=num_latent,
+        model=variant,
+        b_F_prior_mean=b_mean,
+        progress=progress,
+        **map_options,
+    )
+    attrs = {
+        "map_steps": result.num_steps,
+        "best_step": result.best_step,
+        "elapsed_seconds": result.elapsed,
+    }
+    return result.params, tuple(result.trace), attrs
+
+
+def run_vi(key, train, heldout, *, num_latent, progress, model="base", **options):
+    """``method="vi"``: MAP (exact, or AdamW for model variants), then SVI from there."""
+    variant = get_model(model)
     b_mean = float(options.pop("b_F_prior_mean", DEFAULT_B_F_PRIOR_MEAN))
-    vi_options = _split_options(options, _VI_OPTIONS + _EXACT_OPTIONS, "vi")
-    exact_options = {k: vi_options.pop(k) for k in _EXACT_OPTIONS if k in vi_options}
+    allowed = _VI_OPTIONS + _EXACT_OPTIONS + (() if variant.is_base else ("map_steps",))
+    vi_options = _split_options(options, allowed, "vi")
+    stage_options = {
+        k: vi_options.pop(k) for k in (*_EXACT_OPTIONS, "map_steps") if k in vi_options
+    }
     vi_options.setdefault("num_samples", default_num_samples(num_latent, train))
     key_map, key_vi = jax.random.split(key)
-    params, log_joint, attrs = _exact(
-        key_map, train, heldout, num_latent, progress, b_mean, exact_options
-    )
+    if variant.is_base:
+        params, log_joint, attrs = _exact(
+            key_map, train, heldout, num_latent, progress, b_mean, stage_options
+        )
+    else:
+        params, log_joint, attrs = _variant_map_stage(
+            key_map, train, heldout, variant, num_latent, progress, b_mean, stage_options
+        )
     result = fit_vi(
         key_vi,
         train,
         num_latent=num_latent,
         init_params=params,
+        model=variant,
         b_F_prior_mean=b_mean,
         progress=progress,
         **vi_options,

@@ -20,7 +20,14 @@ elbo             elbo, seconds (step): the ELBO during VI (``vi`` only)
 
 A point estimate (``map``, ``exact``) has one chain and one draw; ``laplace``
 and ``vi`` have one chain and ``num_samples`` draws. Root attributes: ``stereo_ppl_version``,
-``num_latent``, ``method``, ``seed``, ``b_F_prior_mean``, ``config`` (JSON).
+``num_latent``, ``model``, ``method``, ``seed``, ``b_F_prior_mean``, ``config`` (JSON).
+
+A model variant (:data:`stereo_ppl.models.MODELS`) adds its own sites to
+``posterior`` with the dims its module declares (e.g. ``beta_l`` (chain, draw,
+label, latent) with the label names as the ``label`` coordinate) and its
+constants to ``constant_data`` (e.g. ``label_mean``, ``label_scale``); the
+``log_likelihood`` group always holds the survey-2 spectra alone, so fits of
+different models compare on the same footing.
 The saved ``beta_z``, ``beta_F``, ``b_F`` mean exactly what eq. 1–2 say on
 the stored ``apogee_flux``: ``F2_hat = beta_F @ (beta_z @ F1) + b_F``.
 """
@@ -36,15 +43,10 @@ import xarray as xr
 
 from .._version import __version__
 from ..dims import APOGEE_PIXEL, FIT_KIND, LAMOST_PIXEL, LATENT, STAR, STEP
-from ..models import PARAM_SITES
+from ..models import PARAM_SITES, SITE_DIMS
 
 __all__ = ["fit_datatree", "params_from_datatree"]
 
-_PARAM_DIMS = {
-    "beta_z": (LATENT, APOGEE_PIXEL),
-    "beta_F": (LAMOST_PIXEL, LATENT),
-    "b_F": (LAMOST_PIXEL,),
-}
 _SAMPLE_DIMS = ("chain", "draw")
 
 
@@ -60,6 +62,10 @@ def fit_datatree(
     log_likelihood: np.ndarray | None = None,
     extra_groups: Mapping[str, xr.Dataset] | None = None,
     attrs: Mapping[str, Any] | None = None,
+    model: str = "base",
+    site_dims: Mapping[str, tuple[str, ...]] | None = None,
+    coords: Mapping[str, Any] | None = None,
+    constants: Mapping[str, tuple] | None = None,
 ) -> xr.DataTree:
     """Assemble a fit's ``DataTree``.
 
@@ -69,8 +75,9 @@ def fit_datatree(
         The paired dataset that was fitted (all stars, training and held out).
     params : mapping
         ``beta_z`` (chain, draw, latent, apogee_pixel), ``beta_F`` (chain, draw,
-        lamost_pixel, latent), ``b_F`` (chain, draw, lamost_pixel). Arrays
-        without the two sample axes are taken as one draw (MAP).
+        lamost_pixel, latent), ``b_F`` (chain, draw, lamost_pixel), and every
+        further site of ``site_dims``. Arrays without the two sample axes are
+        taken as one draw (MAP).
     heldout : ndarray of int, shape (num_heldout,)
         Indices of the held-out stars.
     method : str
@@ -88,21 +95,31 @@ def fit_datatree(
         Further groups (e.g. ``elbo``).
     attrs : mapping, optional
         More root attributes (solver iterations, gradient norm, ...).
+    model : str
+        Name of the model fitted (root attribute ``model``).
+    site_dims : mapping of str to tuple of str, optional
+        Dims of each stored site without (chain, draw); default the base
+        model's (:data:`stereo_ppl.models.SITE_DIMS`).
+    coords : mapping, optional
+        Coordinates of dims the base model lacks (e.g. ``label``).
+    constants : mapping of str to (dims, values, attrs), optional
+        Further ``constant_data`` variables (e.g. ``label_mean``).
 
     Returns
     -------
     xarray.DataTree
     """
+    site_dims = dict(SITE_DIMS if site_dims is None else site_dims)
     draws = {}
-    for name in PARAM_SITES:
+    for name, site in site_dims.items():
         value = np.asarray(params[name])
-        if value.ndim == len(_PARAM_DIMS[name]):
+        if value.ndim == len(site):
             value = value[None, None]
         draws[name] = value
     num_latent = draws["beta_z"].shape[-2]
     f1 = np.asarray(paired["apogee_flux"].values, dtype=draws["beta_z"].dtype)
     draws["z"] = np.swapaxes(draws["beta_z"] @ f1.T, -1, -2)  # (chain, draw, star, latent)
-    dims = {**_PARAM_DIMS, "z": (STAR, LATENT)}
+    dims = {**site_dims, "z": (STAR, LATENT)}
 
     star_coords = paired[STAR].coords
     posterior = xr.Dataset(
@@ -114,12 +131,14 @@ def fit_datatree(
             **paired[APOGEE_PIXEL].coords,
             **paired[LAMOST_PIXEL].coords,
             **star_coords,
+            **dict(coords or {}),
         },
     )
     is_heldout = np.zeros(paired.sizes[STAR], dtype=bool)
     is_heldout[np.asarray(heldout, dtype=int)] = True
     constant = paired.drop_vars("lamost_flux").assign(
-        heldout=(STAR, is_heldout, {"long_name": "star held out of the fit"})
+        heldout=(STAR, is_heldout, {"long_name": "star held out of the fit"}),
+        **dict(constants or {}),
     )
     library = arviz_base.make_attrs(inference_library=numpyro)
     groups = {
@@ -159,6 +178,7 @@ def fit_datatree(
         "kind": FIT_KIND,
         "stereo_ppl_version": __version__,
         "num_latent": num_latent,
+        "model": model,
         "method": method,
         "seed": -1 if seed is None else int(seed),
         "config": json.dumps(dict(config), sort_keys=True, default=str),
@@ -169,17 +189,26 @@ def fit_datatree(
     return tree
 
 
-def params_from_datatree(tree: xr.DataTree, *, chain: int = 0, draw: int = 0) -> dict:
-    """The eq. 1–2 parameters of one draw of a fit, as NumPy arrays.
+def params_from_datatree(
+    tree: xr.DataTree, *, chain: int = 0, draw: int = 0, sites=PARAM_SITES
+) -> dict:
+    """The parameters of one draw of a fit, as NumPy arrays.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit.
+    chain, draw : int
+        Which draw.
+    sites : sequence of str
+        The sites to return (default the eq. 1–2 parameters; e.g. add
+        ``beta_l``, ``b_l``, ``label_scatter`` for the labels model).
 
     Returns
     -------
     dict
         ``beta_z`` (latent, apogee_pixel), ``beta_F`` (lamost_pixel, latent),
-        ``b_F`` (lamost_pixel,).
+        ``b_F`` (lamost_pixel,), and any further sites asked for.
     """
     posterior = tree["posterior"]
-    return {
-        name: np.asarray(posterior[name].isel(chain=chain, draw=draw).values)
-        for name in PARAM_SITES
-    }
+    return {name: np.asarray(posterior[name].isel(chain=chain, draw=draw).values) for name in sites}

@@ -13,8 +13,9 @@ from numpyro.infer.autoguide import AutoLowRankMultivariateNormal, AutoNormal
 from numpyro.infer.initialization import init_to_value
 
 from ..errors import FitConfigError
-from ..models import DEFAULT_B_F_PRIOR_MEAN, PARAM_SITES, rrr_model
-from .arrays import ModelData
+from ..models import DEFAULT_B_F_PRIOR_MEAN, PARAM_SITES, ModelVariant, get_model
+from .arrays import ModelData, VariantData, as_variant_data
+from .curvature import site_precision_diag
 from .laplace import decoder_precision_diag
 from .progress import progress_bar
 
@@ -49,7 +50,8 @@ class VIResult(NamedTuple):
     ----------
     samples : dict of str to ndarray
         ``beta_z`` (num_samples, c, P1), ``beta_F`` (num_samples, P2, c),
-        ``b_F`` (num_samples, P2): draws from the fitted guide.
+        ``b_F`` (num_samples, P2), and a model variant's further sites:
+        draws from the fitted guide.
     mean : dict of str to ndarray
         The guide's mean (its median: the location parameters).
     trace : ElboTrace
@@ -72,20 +74,28 @@ def _guide(kind, model, init_params, rank):
     raise FitConfigError(f"guide must be one of {', '.join(GUIDES)}; got {kind!r}")
 
 
-def _initial_scales(kind, init_params, data: ModelData, rank):
+def _initial_scales(kind, init_params, data: VariantData, rank, model, extra_sites):
     """Guide scales at the MAP and each guide parameter's step size.
 
     The scales are ``1 / sqrt`` of the exact diagonal Hessian (the mean-field
-    optimum of a Gaussian posterior). Locations (and covariance factors) step
-    in units of these scales, unconstrained scales in units of 1, so one
-    learning rate suits parameters whose posterior widths differ by orders of
-    magnitude (Adam's steps are otherwise ~``learning_rate`` for every one).
+    optimum of a Gaussian posterior): in closed form for the base sites
+    (a variant's own terms in their Hessian are left out, so those start
+    wider), by Hessian-vector products for a variant's further sites.
+    Locations (and covariance factors) step in units of these scales,
+    unconstrained scales in units of 1, so one learning rate suits parameters
+    whose posterior widths differ by orders of magnitude (Adam's steps are
+    otherwise ~``learning_rate`` for every one).
     """
-    diag = decoder_precision_diag(init_params, data.apogee_flux, data.lamost_ivar)
+    diag = decoder_precision_diag(init_params, data.base.apogee_flux, data.base.lamost_ivar)
+    if extra_sites:
+        diag.update(
+            site_precision_diag(model, tuple(data.base), data.kwargs, init_params, extra_sites)
+        )
     scales = {name: 1.0 / jnp.sqrt(value) for name, value in diag.items()}
+    sites = (*PARAM_SITES, *extra_sites)
     if kind == "normal":
-        init = {f"{name}_auto_scale": scales[name] for name in PARAM_SITES}
-        steps = {f"{name}_auto_loc": scales[name] for name in PARAM_SITES}
+        init = {f"{name}_auto_scale": scales[name] for name in sites}
+        steps = {f"{name}_auto_loc": scales[name] for name in sites}
         steps.update({key: jnp.ones_like(value) for key, value in init.items()})
         return init, steps
     # AutoContinuous guides concatenate the sites in the model's order.
@@ -109,14 +119,16 @@ def _scale_by_tree(steps):
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
 
-def _draw(auto, rng_key, params, train, num_samples, chunk=10):
-    """``num_samples`` guide draws, made ``chunk`` at a time into host arrays."""
+def _draw(auto, rng_key, params, train: VariantData, sites, num_samples, chunk=10):
+    """``num_samples`` guide draws of ``sites``, made ``chunk`` at a time into host arrays."""
     samples = {}
     for start in range(0, num_samples, chunk):
         size = min(chunk, num_samples - start)
         key = jax.random.fold_in(rng_key, start)
-        draws = auto.sample_posterior(key, params, *train, sample_shape=(size,))
-        for name in PARAM_SITES:
+        draws = auto.sample_posterior(
+            key, params, *train.base, sample_shape=(size,), **train.kwargs
+        )
+        for name in sites:
             value = np.asarray(draws[name])
             if name not in samples:
                 samples[name] = np.empty((num_samples, *value.shape[1:]), value.dtype)
@@ -126,10 +138,11 @@ def _draw(auto, rng_key, params, train, num_samples, chunk=10):
 
 def fit_vi(
     rng_key,
-    train: ModelData,
+    train: ModelData | VariantData,
     *,
     num_latent: int,
     init_params: dict,
+    model: str | ModelVariant = "base",
     guide: str = "normal",
     rank: int = 10,
     num_steps: int = 1000,
@@ -141,7 +154,7 @@ def fit_vi(
     eval_every: int = 50,
     progress: bool = False,
 ) -> VIResult:
-    """Fit a Gaussian variational posterior of the base model by SVI.
+    """Fit a Gaussian variational posterior of a model (default the base model) by SVI.
 
     The guide starts at ``init_params`` (normally the MAP) with the scales of
     the mean-field optimum of a Gaussian posterior there (the inverse square
@@ -152,14 +165,18 @@ def fit_vi(
     ----------
     rng_key : jax.Array
         PRNG key (ELBO particles, minibatches and the final draws).
-    train : ModelData
-        Training stars.
+    train : ModelData or VariantData
+        Training stars (with the model variant's extra inputs).
     num_latent : int
         ``c``.
     init_params : dict
-        ``beta_z`` (c, P1), ``beta_F`` (P2, c), ``b_F`` (P2,): the starting means.
+        ``beta_z`` (c, P1), ``beta_F`` (P2, c), ``b_F`` (P2,) and the
+        variant's further sites: the starting means.
+    model : str or ModelVariant
+        The model (:data:`~stereo_ppl.models.MODELS`; default the base model).
     guide : {"normal", "lowrank"}
-        ``AutoNormal`` (mean field) or ``AutoLowRankMultivariateNormal``.
+        ``AutoNormal`` (mean field) or ``AutoLowRankMultivariateNormal``
+        (base model only).
     rank : int
         Rank of the low-rank guide's covariance factor.
     num_steps : int
@@ -194,11 +211,16 @@ def fit_vi(
             f"batch size must be between 1 and the {train.num_stars} training stars; "
             f"got {batch_size}"
         )
-    dtype = train.apogee_flux.dtype
-    init_params = {k: jnp.asarray(init_params[k], dtype) for k in PARAM_SITES}
-    model = partial(rrr_model, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean)
+    variant = get_model(model)
+    train = as_variant_data(train)
+    if variant.extra_sites and guide != "normal":
+        raise FitConfigError(f"model {variant.name!r} takes guide 'normal' only; got {guide!r}")
+    dtype = train.base.apogee_flux.dtype
+    sites = tuple(variant.site_dims)
+    init_params = {k: jnp.asarray(init_params[k], dtype) for k in sites}
+    model = partial(variant.model, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean)
     auto = _guide(guide, model, init_params, rank)
-    scales, steps = _initial_scales(guide, init_params, train, rank)
+    scales, steps = _initial_scales(guide, init_params, train, rank, model, variant.extra_sites)
     optimiser = optax.chain(
         optax.scale_by_adam(),
         _scale_by_tree(steps),
@@ -207,12 +229,14 @@ def fit_vi(
     svi = SVI(model, auto, optimiser, Trace_ELBO(num_particles=num_particles))
     subsample = None if batch_size in (None, train.num_stars) else batch_size
     key_svi, key_draw = jax.random.split(rng_key)
-    state = svi.init(key_svi, *train, subsample_size=subsample, init_params=scales)
+    args, inputs = tuple(train.base), train.kwargs
+    state = svi.init(key_svi, *args, subsample_size=subsample, init_params=scales, **inputs)
 
+    # the data are arguments, not constants of the compiled scan (no constant folding)
     @partial(jax.jit, static_argnums=1)
-    def advance(state, length):
+    def advance(state, length, args, inputs):
         def step(state, _):
-            state, loss = svi.update(state, *train, subsample_size=subsample)
+            state, loss = svi.update(state, *args, subsample_size=subsample, **inputs)
             return state, loss
 
         state, losses = jax.lax.scan(step, state, None, length=length)
@@ -223,7 +247,7 @@ def fit_vi(
     with progress_bar(num_steps, enabled=progress, description=f"VI c={num_latent}") as bar:
         while done < num_steps:
             length = min(eval_every, num_steps - done)
-            state, elbo = advance(state, length)
+            state, elbo = advance(state, length, args, inputs)
             done += length
             elbo = float(elbo)
             if not np.isfinite(elbo):
@@ -235,7 +259,7 @@ def fit_vi(
             seconds.append(time.perf_counter() - start)
             bar.update(length, elbo=elbo)
     params = svi.get_params(state)
-    samples = _draw(auto, key_draw, params, train, num_samples)
-    mean = {k: np.asarray(v) for k, v in auto.median(params).items() if k in PARAM_SITES}
+    samples = _draw(auto, key_draw, params, train, sites, num_samples)
+    mean = {k: np.asarray(v) for k, v in auto.median(params).items() if k in sites}
     trace = ElboTrace(np.asarray(steps), np.asarray(elbos), np.asarray(seconds))
     return VIResult(samples, mean, trace, time.perf_counter() - start)

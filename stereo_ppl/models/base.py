@@ -20,14 +20,37 @@ import numpyro
 import numpyro.distributions as dist
 from numpyro import handlers
 
-from ..dims import LAMOST_PIXEL, LATENT, STAR
+from ..dims import APOGEE_PIXEL, LAMOST_PIXEL, LATENT, STAR
 
-__all__ = ["DEFAULT_B_F_PRIOR_MEAN", "PARAM_SITES", "rrr_model"]
+__all__ = [
+    "DEFAULT_B_F_PRIOR_MEAN",
+    "PARAM_SITES",
+    "SITE_DIMS",
+    "decoder_priors",
+    "encoder_prior",
+    "lamost_likelihood",
+    "rrr_model",
+]
 
 #: Default prior mean of ``b_F``: normalised flux sits near 1.
 DEFAULT_B_F_PRIOR_MEAN = 1.0
 #: The model's parameter sites, in the order results store them.
 PARAM_SITES = ("beta_z", "beta_F", "b_F")
+#: Dimensions of each parameter site (without the sample dimensions).
+SITE_DIMS = {
+    "beta_z": (LATENT, APOGEE_PIXEL),
+    "beta_F": (LAMOST_PIXEL, LATENT),
+    "b_F": (LAMOST_PIXEL,),
+}
+
+
+def encoder_prior(num_latent: int, num_apogee_pixels: int, *, dtype):
+    """Sample ``beta_z`` (latent, apogee_pixel) ~ Normal(0, 1)."""
+    zero = jnp.zeros((), dtype)
+    with numpyro.plate(LATENT, num_latent, dim=-1):
+        return numpyro.sample(
+            "beta_z", dist.Normal(zero, 1.0).expand([num_apogee_pixels]).to_event(1)
+        )
 
 
 def decoder_priors(num_latent: int, num_lamost_pixels: int, *, b_F_prior_mean: float, dtype):
@@ -88,11 +111,7 @@ def rrr_model(
     """
     num_stars, num_apogee_pixels = apogee_flux.shape
     dtype = apogee_flux.dtype
-    zero = jnp.zeros((), dtype)
-    with numpyro.plate(LATENT, num_latent, dim=-1):
-        beta_z = numpyro.sample(
-            "beta_z", dist.Normal(zero, 1.0).expand([num_apogee_pixels]).to_event(1)
-        )
+    beta_z = encoder_prior(num_latent, num_apogee_pixels, dtype=dtype)
     beta_F, b_F = decoder_priors(
         num_latent, lamost_ivar.shape[-1], b_F_prior_mean=b_F_prior_mean, dtype=dtype
     )

@@ -1,0 +1,211 @@
+"""The models :func:`stereo_ppl.inference.fit` can fit, by name.
+
+A :class:`ModelVariant` bundles a model function with what inference and
+results need to know about it: the dims of every parameter site it adds to
+the base model, how to take its extra per-star inputs from a paired dataset,
+which of them a held-out star must not reveal, and a starting point for its
+extra sites. Every model shares the base model's positional data
+``(apogee_flux, lamost_ivar, lamost_flux=None)``, its keyword options
+``num_latent``, ``b_F_prior_mean``, ``subsample_size`` and its sites
+``beta_z``, ``beta_F``, ``b_F``, ``z`` and ``lamost_flux``; extra per-star
+inputs are keyword arguments with the star on the first axis.
+
+To add a model: write its function in its own module, declare its sites'
+dims there once (``SITE_DIMS``), and add a :class:`ModelVariant` to
+:data:`MODELS`; ``fit(model=...)``, ``stereo-ppl fit --model``, the results'
+layout and the per-star log likelihood (from its ``lamost_flux`` site) follow.
+"""
+
+from collections.abc import Callable, Mapping
+from functools import partial
+from inspect import signature
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+
+from ..errors import FitConfigError, PairedDataError
+from . import labels as _labels
+from . import latent_z as _latent_z
+from . import mlp as _mlp
+from .base import SITE_DIMS as BASE_SITE_DIMS
+from .base import rrr_model
+from .errors_in_f1 import apogee_error_inputs, errors_in_f1_model
+
+__all__ = ["MODELS", "ModelVariant", "get_model"]
+
+#: Default hidden width of :func:`~stereo_ppl.models.mlp.mlp_model`.
+_MLP_HIDDEN = signature(_mlp.mlp_model).parameters["num_hidden"].default
+#: Methods of :func:`stereo_ppl.inference.fit` that fit any model.
+_SVI_METHODS = ("map", "vi")
+
+
+class ModelVariant(NamedTuple):
+    """A model function and its description for inference and results.
+
+    Attributes
+    ----------
+    name : str
+        The name ``fit(model=...)`` and ``--model`` take.
+    model : callable
+        ``model(apogee_flux, lamost_ivar, lamost_flux=None, *, num_latent,
+        b_F_prior_mean, subsample_size, **inputs)``.
+    site_dims : mapping of str to tuple of str
+        Dims of every parameter site stored in the posterior (the base
+        model's and its own), without (chain, draw).
+    inputs : callable, optional
+        ``inputs(paired, train, dtype) -> (arrays, shared, constants, coords)``:
+        per-star keyword arrays (star first) for every star (an
+        ``apogee_flux`` among them replaces the survey-1 data), keyword arrays
+        of no star (e.g. a mean over the training stars), ``constant_data``
+        variables as ``(dims, values, attrs)``, and coordinates of the extra
+        dims. ``None``: the model needs nothing beyond the base data.
+    heldout_hidden : tuple of str
+        Boolean masks among ``arrays`` set to False for held-out stars (what
+        they may not reveal, e.g. their labels), so the held-out log joint
+        scores survey 2 alone, as for the base model.
+    init : callable, optional
+        ``init(base_params, apogee_flux, kwargs, **options) -> dict``: starting
+        values of the extra sites given the base sites' start, the training
+        stars' keyword inputs (``arrays`` and ``shared``) and the model options.
+    description : str
+    methods : tuple of str
+        The methods of :func:`stereo_ppl.inference.fit` that fit it.
+    option_names : tuple of str
+        Keyword options of ``model`` a user may set (``fit(model_options=...)``,
+        ``--model-option NAME=VALUE``).
+    options : mapping
+        The options set (see :meth:`configured`).
+    """
+
+    name: str
+    model: Callable
+    site_dims: Mapping[str, tuple[str, ...]]
+    inputs: Callable | None = None
+    heldout_hidden: tuple[str, ...] = ()
+    init: Callable | None = None
+    description: str = ""
+    methods: tuple[str, ...] = _SVI_METHODS
+    option_names: tuple[str, ...] = ()
+    options: Mapping | None = None
+
+    def configured(self, options: Mapping | None) -> "ModelVariant":
+        """This model with keyword ``options`` of its model function fixed.
+
+        Raises
+        ------
+        FitConfigError
+            For an option the model does not take, listing those it takes.
+        """
+        if not options:
+            return self
+        unknown = sorted(set(options) - set(self.option_names))
+        if unknown:
+            takes = ", ".join(self.option_names) or "none"
+            raise FitConfigError(
+                f"model {self.name!r} has no option {', '.join(map(repr, unknown))}; "
+                f"its options: {takes}"
+            )
+        init = None if self.init is None else partial(self.init, **options)
+        # an option named like a site fixes it (e.g. latent-z's sigma_z)
+        dims = {k: v for k, v in self.site_dims.items() if k not in options}
+        return self._replace(
+            model=partial(self.model, **options), site_dims=dims, init=init, options=dict(options)
+        )
+
+    @property
+    def extra_sites(self) -> tuple[str, ...]:
+        """Parameter sites beyond the base model's."""
+        return tuple(name for name in self.site_dims if name not in BASE_SITE_DIMS)
+
+    @property
+    def is_base(self) -> bool:
+        return self.model is rrr_model
+
+
+def _errors_in_f1_inputs(paired, train, dtype):
+    """``apogee_var`` and the survey-1 flux with bad pixels filled (errors-in-F1)."""
+    if "apogee_ivar" not in paired:
+        raise PairedDataError("model 'errors-in-f1' needs apogee_ivar in the paired dataset")
+    try:
+        flux, var = apogee_error_inputs(
+            paired["apogee_flux"].values, paired["apogee_ivar"].values, train
+        )
+    except ValueError as exc:
+        raise PairedDataError(str(exc)) from None
+    arrays = {"apogee_flux": jnp.asarray(flux, dtype), "apogee_var": jnp.asarray(var, dtype)}
+    return arrays, {}, {}, {}
+
+
+def _latent_z_init(params, apogee_flux, kwargs, **options):
+    """``sigma_z`` starts at a tenth of the spread of ``z = beta_z F1``."""
+    del kwargs, options
+    z = np.asarray(apogee_flux, np.float64) @ np.asarray(params["beta_z"], np.float64).T
+    return {"sigma_z": jnp.asarray(0.1 * float(np.std(z)) + 1e-6, apogee_flux.dtype)}
+
+
+def _mlp_init(params, apogee_flux, kwargs, *, num_hidden=_MLP_HIDDEN, **options):
+    """``W_out = 0``: the MLP starts as the linear decoder (``W_in``, ``b_in`` random)."""
+    del kwargs, options
+    return {"W_out": jnp.zeros((np.shape(params["b_F"])[0], num_hidden), apogee_flux.dtype)}
+
+
+#: Every model, by name.
+MODELS = {
+    "base": ModelVariant(
+        "base",
+        rrr_model,
+        dict(BASE_SITE_DIMS),
+        description="seed eq. 1-2 (reduced-rank)",
+        methods=("exact", "map", "laplace", "vi"),
+    ),
+    "labels": ModelVariant(
+        "labels",
+        _labels.labels_model,
+        {**BASE_SITE_DIMS, **_labels.SITE_DIMS},
+        inputs=_labels.label_inputs,
+        heldout_hidden=("labels_mask",),
+        init=_labels.label_init,
+        description="eq. 1-2 plus labels from z (eq. 3)",
+        option_names=("label_scatter_scale",),
+    ),
+    "latent-z": ModelVariant(
+        "latent-z",
+        _latent_z.latent_z_model,
+        {**BASE_SITE_DIMS, **_latent_z.SITE_DIMS},
+        init=_latent_z_init,
+        description="z_i ~ Normal(beta_z F1_i, sigma_z), integrated out exactly",
+        option_names=("sigma_z", "sigma_z_scale"),
+    ),
+    "errors-in-f1": ModelVariant(
+        "errors-in-f1",
+        errors_in_f1_model,
+        dict(BASE_SITE_DIMS),
+        inputs=_errors_in_f1_inputs,
+        description="survey-1 errors integrated out; bad APOGEE pixels filled and widened",
+    ),
+    "mlp": ModelVariant(
+        "mlp",
+        _mlp.mlp_model,
+        {**BASE_SITE_DIMS, **_mlp.SITE_DIMS},
+        init=_mlp_init,
+        description="linear decoder plus an MLP residual (default tanh, 16 hidden units)",
+        methods=("map",),
+        option_names=("num_hidden", "activation", "mlp_scale"),
+    ),
+}
+
+
+def get_model(name: str | ModelVariant) -> ModelVariant:
+    """The :class:`ModelVariant` called ``name`` (a variant is returned as is).
+
+    Raises
+    ------
+    FitConfigError
+        For an unknown name, listing the choices.
+    """
+    if isinstance(name, ModelVariant):
+        return name
+    if name not in MODELS:
+        raise FitConfigError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    return MODELS[name]
