@@ -7,6 +7,7 @@ from .base import (
     decoder_priors,
     encoder_prior,
     lamost_likelihood,
+    linear_priors,
     rrr_model,
 )
 from .errors_in_f1 import errors_in_f1_model
@@ -31,6 +32,7 @@ __all__ = [
     "labels_model",
     "lamost_likelihood",
     "latent_z_model",
+    "linear_priors",
     "mlp_model",
     "rrr_model",
 ]

@@ -29,6 +29,7 @@ __all__ = [
     "decoder_priors",
     "encoder_prior",
     "lamost_likelihood",
+    "linear_priors",
     "rrr_model",
 ]
 
@@ -60,6 +61,28 @@ def decoder_priors(num_latent: int, num_lamost_pixels: int, *, b_F_prior_mean: f
         beta_F = numpyro.sample("beta_F", dist.Normal(zero, 1.0).expand([num_latent]).to_event(1))
         b_F = numpyro.sample("b_F", dist.Normal(zero + b_F_prior_mean, 1.0))
     return beta_F, b_F
+
+
+def linear_priors(apogee_flux, lamost_ivar, *, num_latent: int, b_F_prior_mean: float):
+    """Sample eq. 1–2's ``beta_z``, ``beta_F``, ``b_F`` for these data's shapes and dtype.
+
+    Parameters
+    ----------
+    apogee_flux : array, shape (num_stars, num_apogee_pixels)
+    lamost_ivar : array, shape (num_stars, num_lamost_pixels)
+    num_latent : int
+    b_F_prior_mean : float
+
+    Returns
+    -------
+    beta_z : (latent, apogee_pixel); beta_F : (lamost_pixel, latent); b_F : (lamost_pixel,)
+    """
+    dtype = apogee_flux.dtype
+    beta_z = encoder_prior(num_latent, apogee_flux.shape[-1], dtype=dtype)
+    beta_F, b_F = decoder_priors(
+        num_latent, lamost_ivar.shape[-1], b_F_prior_mean=b_F_prior_mean, dtype=dtype
+    )
+    return beta_z, beta_F, b_F
 
 
 def lamost_likelihood(mu, lamost_ivar, lamost_flux):
@@ -109,11 +132,9 @@ def rrr_model(
     b_F : (lamost_pixel,); z : deterministic (star, latent);
     lamost_flux : (star, lamost_pixel), observed.
     """
-    num_stars, num_apogee_pixels = apogee_flux.shape
-    dtype = apogee_flux.dtype
-    beta_z = encoder_prior(num_latent, num_apogee_pixels, dtype=dtype)
-    beta_F, b_F = decoder_priors(
-        num_latent, lamost_ivar.shape[-1], b_F_prior_mean=b_F_prior_mean, dtype=dtype
+    num_stars = apogee_flux.shape[0]
+    beta_z, beta_F, b_F = linear_priors(
+        apogee_flux, lamost_ivar, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean
     )
     with numpyro.plate(STAR, num_stars, subsample_size=subsample_size, dim=-2) as idx:
         z = numpyro.deterministic("z", apogee_flux[idx] @ beta_z.T)

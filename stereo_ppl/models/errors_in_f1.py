@@ -24,7 +24,7 @@ import numpy as np
 import numpyro
 
 from ..dims import STAR
-from .base import DEFAULT_B_F_PRIOR_MEAN, decoder_priors, encoder_prior
+from .base import DEFAULT_B_F_PRIOR_MEAN, linear_priors
 from .marginal import LatentNormal
 
 __all__ = ["apogee_error_inputs", "errors_in_f1_model"]
@@ -55,11 +55,9 @@ def errors_in_f1_model(
     beta_z, beta_F, b_F, z (deterministic ``beta_z F1``) as in the base model;
     lamost_flux : (star, lamost_pixel), observed (one density per star).
     """
-    num_stars, num_apogee_pixels = apogee_flux.shape
-    dtype = apogee_flux.dtype
-    beta_z = encoder_prior(num_latent, num_apogee_pixels, dtype=dtype)
-    beta_F, b_F = decoder_priors(
-        num_latent, lamost_ivar.shape[-1], b_F_prior_mean=b_F_prior_mean, dtype=dtype
+    num_stars = apogee_flux.shape[0]
+    beta_z, beta_F, b_F = linear_priors(
+        apogee_flux, lamost_ivar, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean
     )
     with numpyro.plate(STAR, num_stars, subsample_size=subsample_size, dim=-1) as idx:
         z = numpyro.deterministic("z", apogee_flux[idx] @ beta_z.T)

@@ -29,7 +29,7 @@ from numpyro import handlers
 from ..data.labels import paired_labels
 from ..dims import APOGEE_PIXEL, LABEL, LATENT, STAR
 from ..errors import FitConfigError
-from .base import DEFAULT_B_F_PRIOR_MEAN, decoder_priors, encoder_prior, lamost_likelihood
+from .base import DEFAULT_B_F_PRIOR_MEAN, lamost_likelihood, linear_priors
 
 __all__ = ["SITE_DIMS", "label_init", "label_inputs", "label_likelihood", "labels_model"]
 
@@ -85,13 +85,12 @@ def labels_model(
     beta_l : (label, latent); b_l : (label,); label_scatter : (label,);
     labels : (star, label), observed where ``labels_mask``.
     """
-    num_stars, num_apogee_pixels = apogee_flux.shape
+    num_stars = apogee_flux.shape[0]
     dtype = apogee_flux.dtype
     num_labels = labels_var.shape[-1]
     zero = jnp.zeros((), dtype)
-    beta_z = encoder_prior(num_latent, num_apogee_pixels, dtype=dtype)
-    beta_F, b_F = decoder_priors(
-        num_latent, lamost_ivar.shape[-1], b_F_prior_mean=b_F_prior_mean, dtype=dtype
+    beta_z, beta_F, b_F = linear_priors(
+        apogee_flux, lamost_ivar, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean
     )
     with numpyro.plate(LABEL, num_labels, dim=-1):
         beta_l = numpyro.sample("beta_l", dist.Normal(zero, 1.0).expand([num_latent]).to_event(1))

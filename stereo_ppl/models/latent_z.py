@@ -22,7 +22,7 @@ import numpyro
 import numpyro.distributions as dist
 
 from ..dims import LATENT, STAR
-from .base import DEFAULT_B_F_PRIOR_MEAN, decoder_priors, encoder_prior, lamost_likelihood
+from .base import DEFAULT_B_F_PRIOR_MEAN, lamost_likelihood, linear_priors
 from .marginal import LatentNormal
 
 __all__ = ["SITE_DIMS", "latent_z_model"]
@@ -63,11 +63,10 @@ def latent_z_model(
     z : (star, latent), deterministic ``beta_z F1`` (marginal) or latent;
     lamost_flux : (star, lamost_pixel), observed.
     """
-    num_stars, num_apogee_pixels = apogee_flux.shape
+    num_stars = apogee_flux.shape[0]
     dtype = apogee_flux.dtype
-    beta_z = encoder_prior(num_latent, num_apogee_pixels, dtype=dtype)
-    beta_F, b_F = decoder_priors(
-        num_latent, lamost_ivar.shape[-1], b_F_prior_mean=b_F_prior_mean, dtype=dtype
+    beta_z, beta_F, b_F = linear_priors(
+        apogee_flux, lamost_ivar, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean
     )
     if sigma_z is None:
         sigma = numpyro.sample("sigma_z", dist.HalfNormal(jnp.asarray(sigma_z_scale, dtype)))

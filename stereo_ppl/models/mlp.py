@@ -23,7 +23,7 @@ import numpyro.distributions as dist
 
 from ..dims import LAMOST_PIXEL, LATENT, STAR
 from ..errors import FitConfigError
-from .base import DEFAULT_B_F_PRIOR_MEAN, decoder_priors, encoder_prior, lamost_likelihood
+from .base import DEFAULT_B_F_PRIOR_MEAN, lamost_likelihood, linear_priors
 
 __all__ = ["ACTIVATIONS", "HIDDEN", "SITE_DIMS", "mlp_decoder", "mlp_model"]
 
@@ -101,13 +101,12 @@ def mlp_model(
     if num_hidden < 1:
         raise FitConfigError(f"num_hidden must be >= 1; got {num_hidden}")
     _activation(activation)
-    num_stars, num_apogee_pixels = apogee_flux.shape
+    num_stars = apogee_flux.shape[0]
     num_lamost_pixels = lamost_ivar.shape[-1]
     dtype = apogee_flux.dtype
     zero = jnp.zeros((), dtype)
-    beta_z = encoder_prior(num_latent, num_apogee_pixels, dtype=dtype)
-    beta_F, b_F = decoder_priors(
-        num_latent, num_lamost_pixels, b_F_prior_mean=b_F_prior_mean, dtype=dtype
+    beta_z, beta_F, b_F = linear_priors(
+        apogee_flux, lamost_ivar, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean
     )
     with numpyro.plate(HIDDEN, num_hidden, dim=-1):
         W_in = numpyro.sample("W_in", dist.Normal(zero, 1.0).expand([num_latent]).to_event(1))
