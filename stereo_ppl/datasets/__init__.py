@@ -9,6 +9,7 @@ lists, survey-like noise, LAMOST bad pixels and unflagged LAMOST artefacts
 from .artefacts import ARTEFACT_CODES
 from .builtin import BuiltinSurvey, make_builtin
 from .files import FAILING_ROWS, BuiltinFiles, prepared_truth, write_builtin_files
+from .galah import galah_true_flux, make_galah, write_galah_files
 from .labels import LABEL_NAMES, LABEL_UNITS
 from .linelist import LINELIST_SEED
 from .spectra import apogee_true_flux, lamost_true_flux
@@ -22,8 +23,11 @@ __all__ = [
     "BuiltinFiles",
     "BuiltinSurvey",
     "apogee_true_flux",
+    "galah_true_flux",
     "lamost_true_flux",
     "make_builtin",
+    "make_galah",
     "prepared_truth",
     "write_builtin_files",
+    "write_galah_files",
 ]

@@ -27,10 +27,10 @@ from ..io.galah import GALAH_CCD_NAMES, GALAH_CCDS, air_to_vacuum, galah_file_na
 from ..io.galah_writer import write_galah_ccd
 from .builtin import BuiltinSurvey
 from .labels import LABEL_NAMES
-from .linelist import LINELIST_SEED, LineList, _assemble, _atomic, lamost_lines
+from .linelist import LINELIST_SEED, LineList, assemble_lines, atomic_lines, lamost_lines
 from .linelist import lamost_strong_lines as galah_strong_lines
 from .noise import add_noise, draw_snr
-from .spectra import _MAX_LOG_TAU, LAMOST_RESOLUTION, _strong_depth, label_features
+from .spectra import LAMOST_RESOLUTION, MAX_LOG_TAU, label_features, strong_line_depth
 
 __all__ = [
     "DEFAULT_GALAH_SNR",
@@ -127,11 +127,11 @@ def galah_lines() -> LineList:
         parts.append((lamost.wavelength[inside], lamost.group[inside], coeffs))
         weak = {"top": -0.5, "span": 2.0, "density_power": 0.0}
         parts += [
-            _atomic(rng, n_fe, window, kind="fe_peak", ion=False, chi=(0.0, 5.0), **weak),
-            _atomic(rng, n_alpha, window, kind="alpha", ion=False, chi=(0.0, 6.0), **weak),
-            _atomic(rng, n_ion, window, kind="fe_peak", ion=True, chi=(2.5, 4.0), **weak),
+            atomic_lines(rng, n_fe, window, kind="fe_peak", ion=False, chi=(0.0, 5.0), **weak),
+            atomic_lines(rng, n_alpha, window, kind="alpha", ion=False, chi=(0.0, 6.0), **weak),
+            atomic_lines(rng, n_ion, window, kind="fe_peak", ion=True, chi=(2.5, 4.0), **weak),
         ]
-    return _assemble(parts)
+    return assemble_lines(parts)
 
 
 @lru_cache(maxsize=2)
@@ -187,11 +187,11 @@ def galah_true_flux(labels: np.ndarray, *, pixels_per_ccd: int = GALAH_PIXELS_PE
     out = np.empty((labels.shape[0], wavelength.size), dtype=np.float64)
     for start in range(0, labels.shape[0], _CHUNK):
         part = slice(start, start + _CHUNK)
-        depth = 10.0 ** np.minimum(features[part] @ lines.coeffs.T, _MAX_LOG_TAU)
+        depth = 10.0 ** np.minimum(features[part] @ lines.coeffs.T, MAX_LOG_TAU)
         tau = np.empty((depth.shape[0], wavelength.size), dtype=np.float32)
         for pixels, index, block in profiles:
             tau[:, pixels] = depth[:, index].astype(np.float32) @ block
-        tau += _strong_depth(
+        tau += strong_line_depth(
             features[part],
             labels[part],
             wavelength,

@@ -38,6 +38,8 @@ __all__ = [
     "StrongLines",
     "apogee_lines",
     "apogee_strong_lines",
+    "assemble_lines",
+    "atomic_lines",
     "lamost_lines",
     "lamost_strong_lines",
 ]
@@ -116,7 +118,7 @@ def _strengths(rng: np.random.Generator, n: int, *, top: float, span: float) -> 
     return top - span * np.sqrt(rng.uniform(size=n))
 
 
-def _atomic(rng, n, wl_range, *, kind, ion, chi, top, span, density_power):
+def atomic_lines(rng, n, wl_range, *, kind, ion, chi, top, span, density_power):
     """Draw ``n`` atomic lines of one group (see the module docstring)."""
     lo, hi = wl_range
     # density ∝ λ**density_power: inverse-CDF draw of the wavelengths
@@ -164,7 +166,8 @@ def _scattered(rng, n, wl_range, *, group, top, span, sensitivity):
     return wavelength, np.full(n, group), coeffs
 
 
-def _assemble(parts) -> LineList:
+def assemble_lines(parts) -> LineList:
+    """One :class:`LineList` sorted by wavelength from ``(wavelength, group, coeffs)`` parts."""
     wavelength, group, coeffs = (np.concatenate(p) for p in zip(*parts, strict=True))
     order = np.argsort(wavelength, kind="stable")
     out = LineList(wavelength[order], group[order], coeffs[order])
@@ -187,10 +190,10 @@ def apogee_lines() -> LineList:
     wl = (15_120.0, 16_980.0)
     common = {"top": -0.25, "span": 1.6, "density_power": 0.0}
     parts = [
-        _atomic(rng, 1_100, wl, kind="fe_peak", ion=False, chi=(2.5, 6.5), **common),
-        _atomic(rng, 600, wl, kind="alpha", ion=False, chi=(2.5, 7.0), **common),
-        _atomic(rng, 150, wl, kind="odd_z", ion=False, chi=(1.0, 5.0), **common),
-        _atomic(
+        atomic_lines(rng, 1_100, wl, kind="fe_peak", ion=False, chi=(2.5, 6.5), **common),
+        atomic_lines(rng, 600, wl, kind="alpha", ion=False, chi=(2.5, 7.0), **common),
+        atomic_lines(rng, 150, wl, kind="odd_z", ion=False, chi=(1.0, 5.0), **common),
+        atomic_lines(
             rng,
             30,
             wl,
@@ -231,7 +234,7 @@ def apogee_lines() -> LineList:
             sensitivity=(1.0, 1.0, 8.0, -0.2, 0.0),
         ),
     ]
-    return _assemble(parts)
+    return assemble_lines(parts)
 
 
 @cache
@@ -248,11 +251,11 @@ def lamost_lines() -> LineList:
     wl = (3_700.0, 9_100.0)
     common = {"top": -0.2, "span": 2.0, "density_power": -2.5}
     parts = [
-        _atomic(rng, 1_500, wl, kind="fe_peak", ion=False, chi=(0.0, 5.0), **common),
-        _atomic(rng, 140, wl, kind="fe_peak", ion=True, chi=(2.5, 4.0), **common),
-        _atomic(rng, 600, wl, kind="alpha", ion=False, chi=(0.0, 6.0), **common),
-        _atomic(rng, 80, wl, kind="alpha", ion=True, chi=(1.0, 4.0), **common),
-        _atomic(rng, 140, wl, kind="odd_z", ion=False, chi=(0.0, 4.0), **common),
+        atomic_lines(rng, 1_500, wl, kind="fe_peak", ion=False, chi=(0.0, 5.0), **common),
+        atomic_lines(rng, 140, wl, kind="fe_peak", ion=True, chi=(2.5, 4.0), **common),
+        atomic_lines(rng, 600, wl, kind="alpha", ion=False, chi=(0.0, 6.0), **common),
+        atomic_lines(rng, 80, wl, kind="alpha", ion=True, chi=(1.0, 4.0), **common),
+        atomic_lines(rng, 140, wl, kind="odd_z", ion=False, chi=(0.0, 4.0), **common),
         _molecular(
             rng,
             120,
@@ -294,7 +297,7 @@ def lamost_lines() -> LineList:
             sensitivity=(1.0, 1.0, 10.0, 0.0, 0.0),
         ),
     ]
-    return _assemble(parts)
+    return assemble_lines(parts)
 
 
 def _strong(rows) -> StrongLines:

@@ -32,11 +32,13 @@ __all__ = [
     "APOGEE_RESOLUTION",
     "FLUX_FLOOR",
     "LAMOST_RESOLUTION",
+    "MAX_LOG_TAU",
     "apogee_pixels",
     "apogee_true_flux",
     "label_features",
     "lamost_true_flux",
     "profile_matrix",
+    "strong_line_depth",
 ]
 
 #: Resolving power ``λ / FWHM`` of each survey.
@@ -47,7 +49,7 @@ FLUX_FLOOR = {"apogee": 0.04, "lamost": 0.08}
 
 _THETA_REF = 5_040.0 / 4_700.0
 _FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
-_MAX_LOG_TAU = 4.0
+MAX_LOG_TAU = 4.0
 _CHUNK = 512
 
 
@@ -118,10 +120,10 @@ def profile_matrix(
     return out
 
 
-def _strong_depth(features, labels, wavelength, lines: StrongLines, resolution, *, dtype):
+def strong_line_depth(features, labels, wavelength, lines: StrongLines, resolution, *, dtype):
     """Optical depth of the strong lines, shape (num_stars, num_pixels)."""
     teff, logg = labels[:, 0], labels[:, 1]
-    log_tau = np.minimum(features @ lines.coeffs.T, _MAX_LOG_TAU)  # (star, line)
+    log_tau = np.minimum(features @ lines.coeffs.T, MAX_LOG_TAU)  # (star, line)
     tau0 = 10.0**log_tau
     tau = np.zeros((labels.shape[0], wavelength.size), dtype=dtype)
     for k, centre in enumerate(lines.wavelength):
@@ -175,9 +177,9 @@ def _flux(labels, survey, wavelength, lines: LineList, strong: StrongLines, reso
     out = np.empty((labels.shape[0], wavelength.size), dtype=np.float64)
     for start in range(0, labels.shape[0], _CHUNK):
         part = slice(start, start + _CHUNK)
-        depth = 10.0 ** np.minimum(features[part] @ lines.coeffs.T, _MAX_LOG_TAU)
+        depth = 10.0 ** np.minimum(features[part] @ lines.coeffs.T, MAX_LOG_TAU)
         tau = depth.astype(np.float32) @ profiles
-        tau += _strong_depth(
+        tau += strong_line_depth(
             features[part], labels[part], wavelength, strong, resolution, dtype=np.float32
         )
         out[part] = floor + (1.0 - floor) * np.exp(-tau)

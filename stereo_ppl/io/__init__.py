@@ -3,6 +3,8 @@
 from .apogee import read_apstar, read_aspcapstar
 from .catalogues import read_allstar, read_lamost_catalogue
 from .errors import SurveyFileError, SurveyFileWarning
+from .galah import air_to_vacuum, ccd_index, galah_file_name, galah_files, read_galah, vacuum_to_air
+from .galah_writer import write_galah_ccd
 from .lamost import read_lamost
 from .locate import FileIndex, index_apogee_files, index_lamost_files, lamost_key
 from .netcdf import atomic_write, load_fit, load_paired, save_dataset, save_fit, save_paired
@@ -14,8 +16,12 @@ __all__ = [
     "Spectrum",
     "SurveyFileError",
     "SurveyFileWarning",
+    "air_to_vacuum",
     "atomic_write",
+    "ccd_index",
     "from_spectrum1d",
+    "galah_file_name",
+    "galah_files",
     "index_apogee_files",
     "index_lamost_files",
     "lamost_file_name",
@@ -25,13 +31,16 @@ __all__ = [
     "read_allstar",
     "read_apstar",
     "read_aspcapstar",
+    "read_galah",
     "read_lamost",
     "read_lamost_catalogue",
     "save_dataset",
     "save_fit",
     "save_paired",
     "to_spectrum1d",
+    "vacuum_to_air",
     "write_aspcapstar",
     "write_catalogue",
+    "write_galah_ccd",
     "write_lamost_dr4",
 ]
