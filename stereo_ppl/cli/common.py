@@ -1,5 +1,6 @@
 """Pieces shared by the command-line commands: console, options, tables."""
 
+import json
 import math
 import os
 
@@ -8,7 +9,14 @@ from rich.table import Table
 
 from ..errors import StereoPPLError
 
-__all__ = ["console", "enable_x64", "error_console", "parse_int_list", "print_summary"]
+__all__ = [
+    "console",
+    "enable_x64",
+    "error_console",
+    "parse_int_list",
+    "parse_name_values",
+    "print_summary",
+]
 
 console = Console()
 error_console = Console(stderr=True)
@@ -31,6 +39,24 @@ def parse_int_list(text: str, *, what: str) -> list[int]:
     if not values:
         raise StereoPPLError(f"{what} is empty")
     return values
+
+
+def parse_name_values(items: list[str], *, flag: str) -> dict:
+    """``["max_iter=50", "guide=lowrank"]`` -> ``{"max_iter": 50, "guide": "lowrank"}``.
+
+    Values are read as JSON where they parse (numbers, true/false, null), else
+    kept as strings; ``flag`` names the option in the error.
+    """
+    options = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise StereoPPLError(f"{flag} must look like NAME=VALUE; got {item!r}")
+        try:
+            options[name.strip()] = json.loads(value)
+        except ValueError:
+            options[name.strip()] = value
+    return options
 
 
 def print_summary(rows: list[dict]) -> None:

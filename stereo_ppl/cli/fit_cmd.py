@@ -1,16 +1,15 @@
 """``stereo-ppl fit``: fit one model and c by any method and write the fit."""
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..errors import FitConfigError, StereoPPLError
+from ..errors import StereoPPLError
 from .app import X64, BatchSize, Holdout, Seed, app
-from .common import console, enable_x64, print_summary
+from .common import console, enable_x64, parse_name_values, print_summary
 
-__all__ = ["fit", "parse_model_options"]
+__all__ = ["fit"]
 
 
 _SGD = ("num_steps", "batch_size", "learning_rate", "eval_every")
@@ -147,7 +146,7 @@ def fit(
         data,
         num_latent=c,
         model=model,
-        model_options=parse_model_options(model_option or []),
+        model_options=parse_name_values(model_option or [], flag="--model-option"),
         method=method,
         seed=seed,
         heldout_fraction=holdout_fraction,
@@ -164,21 +163,3 @@ def fit(
             f"converged: {bool(tree.attrs['converged'])}"
         )
     console.print(f"wrote {out}")
-
-
-def parse_model_options(items: list[str]) -> dict:
-    """``["num_hidden=32", "activation=gelu"]`` -> ``{"num_hidden": 32, "activation": "gelu"}``.
-
-    Values are read as JSON where they parse (numbers, ``true``), else kept as text.
-    """
-    options = {}
-    for item in items:
-        name, sep, text = item.partition("=")
-        if not sep or not name.strip():
-            raise FitConfigError(f"--model-option takes NAME=VALUE; got {item!r}")
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
-        options[name.strip()] = value
-    return options

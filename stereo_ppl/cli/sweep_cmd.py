@@ -1,6 +1,5 @@
 """``stereo-ppl sweep``: fit a paired file for many ``c``, resumably."""
 
-import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -9,9 +8,9 @@ import typer
 
 from ..errors import StereoPPLError
 from .app import app
-from .common import console, enable_x64, error_console, parse_int_list
+from .common import console, enable_x64, error_console, parse_int_list, parse_name_values
 
-__all__ = ["parse_options", "parse_workers", "sweep"]
+__all__ = ["parse_workers", "sweep"]
 
 DEFAULT_C = "2,4,6,8,10,20,50,100,200,500"
 
@@ -26,24 +25,6 @@ def parse_workers(text: str) -> int | str:
     raise StereoPPLError(
         f"--workers must be a number of processes or a dask scheduler address; got {text!r}"
     )
-
-
-def parse_options(items: list[str]) -> dict:
-    """``["max_iter=50", "guide=\\"lowrank\\""]`` -> ``{"max_iter": 50, "guide": "lowrank"}``.
-
-    Values are read as JSON where they parse (numbers, true/false, null), else
-    kept as strings.
-    """
-    options = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise StereoPPLError(f"--option must look like NAME=VALUE; got {item!r}")
-        try:
-            options[name.strip()] = json.loads(value)
-        except ValueError:
-            options[name.strip()] = value
-    return options
 
 
 @app.command("sweep")
@@ -87,6 +68,13 @@ def sweep(
         list[str] | None,
         typer.Option("--option", help="Further method option NAME=VALUE (repeatable)."),
     ] = None,
+    model: Annotated[
+        str, typer.Option("--model", help="Model: base (default), labels, latent-z, ...")
+    ] = "base",
+    model_option: Annotated[
+        list[str] | None,
+        typer.Option("--model-option", help="Model option NAME=VALUE (repeatable)."),
+    ] = None,
     x64: Annotated[bool, typer.Option("--x64", help="Compute in float64.")] = False,
 ) -> None:
     """Fit PAIRED once per (c, repeat), each fit written to OUT_DIR as it finishes.
@@ -101,7 +89,7 @@ def sweep(
 
     from ..sweep import SweepConfig, run_sweep
 
-    options = parse_options(option or [])
+    options = parse_name_values(option or [], flag="--option")
     if steps is not None:
         options["num_steps"] = steps
     config = SweepConfig(
@@ -111,6 +99,8 @@ def sweep(
         init=init,
         init_jitter=init_jitter,
         options=options,
+        model=model,
+        model_options=parse_name_values(model_option or [], flag="--model-option"),
     )
     try:
         report = run_sweep(

@@ -112,6 +112,8 @@ def fit_job(
         paired,
         heldout=np.asarray(heldout, dtype=np.int64),
         num_latent=num_latent,
+        model=config.model,
+        model_options=config.model_options,
         method=config.method,
         seed=seed,
         progress=progress,

@@ -65,6 +65,10 @@ class SweepConfig:
         ``"float32"`` or ``"float64"``: JAX's float dtype the sweep runs in.
     options : dict
         Keyword options of the method (``num_steps``, ``batch_size``, ...).
+    model : str
+        Model of :data:`stereo_ppl.models.MODELS` (default ``"base"``).
+    model_options : dict
+        Keyword options of the model function (``fit(model_options=...)``).
     """
 
     method: str
@@ -74,6 +78,8 @@ class SweepConfig:
     init_jitter: float = 0.3
     dtype: str = "float32"
     options: dict = field(default_factory=dict)
+    model: str = "base"
+    model_options: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.init not in INIT_CHOICES:

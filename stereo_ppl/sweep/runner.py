@@ -28,6 +28,7 @@ from ..errors import FitConfigError, StereoPPLError
 from ..inference import split_stars
 from ..inference.arrays import check_num_latent
 from ..io import load_fit, load_paired
+from ..models import get_model
 from .executors import describe_workers, run_jobs
 from .files import SweepFileError, check_fit
 from .manifest import Manifest, file_sha256, remove_stale_temporaries, sweep_lock
@@ -164,6 +165,12 @@ def run_sweep(
     if config.method not in inference.METHODS:
         known = ", ".join(inference.METHODS)
         raise FitConfigError(f"unknown method {config.method!r}; choose one of {known}")
+    variant = get_model(config.model).configured(config.model_options)
+    if config.method not in variant.methods:
+        raise FitConfigError(
+            f"method {config.method!r} does not fit model {variant.name!r}; "
+            f"it takes {', '.join(variant.methods)}"
+        )
     config = replace(config, dtype=jnp.result_type(float).name)
     paired_path = Path(paired_path).resolve()
     out_dir = Path(out_dir)

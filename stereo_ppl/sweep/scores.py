@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 from scipy.special import logsumexp
 
-from ..dims import STAR
+from ..dims import STAR, STEP
 from ..models import DEFAULT_B_F_PRIOR_MEAN, PARAM_SITES
 
 __all__ = ["log_prior", "point_estimate", "point_log_likelihood", "score_fit"]
@@ -131,12 +131,15 @@ def score_fit(tree: xr.DataTree, paired: xr.Dataset) -> xr.Dataset:
             fits with more than one posterior draw.
     """
     heldout = np.asarray(tree["constant_data"]["heldout"].values, dtype=bool)
-    b_mean = float(tree.attrs.get("b_F_prior_mean", DEFAULT_B_F_PRIOR_MEAN))
-    params = point_estimate(tree)
-    arrays = (paired[k].values for k in ("apogee_flux", "lamost_flux", "lamost_ivar"))
-    point = point_log_likelihood(params, *arrays)
-    prior = log_prior(params, b_F_prior_mean=b_mean)
     draws = _num_draws(tree)
+    if tree.attrs.get("model", "base") == "base":
+        b_mean = float(tree.attrs.get("b_F_prior_mean", DEFAULT_B_F_PRIOR_MEAN))
+        params = point_estimate(tree)
+        arrays = (paired[k].values for k in ("apogee_flux", "lamost_flux", "lamost_ivar"))
+        point = point_log_likelihood(params, *arrays)
+        prior = log_prior(params, b_F_prior_mean=b_mean)
+    else:  # a variant's own likelihood (e.g. marginal over z) and its recorded log joint
+        point, prior = _variant_point_scores(tree, heldout)
     lpd, kind = point, "point estimate"
     if draws > 1 and "log_likelihood" in tree.children:
         loglik = np.asarray(tree["log_likelihood"]["lamost_flux"].values, dtype=np.float64)
@@ -159,6 +162,25 @@ def score_fit(tree: xr.DataTree, paired: xr.Dataset) -> xr.Dataset:
     if draws > 1 and "log_likelihood" in tree.children:
         scores = scores.merge(_loo_scores(tree, heldout))
     return scores
+
+
+def _variant_point_scores(tree: xr.DataTree, heldout: np.ndarray):
+    """Per-star log likelihood and log prior of a model variant's fit.
+
+    The variant's own survey-2 likelihood per star is the fit's
+    ``log_likelihood`` (mean over draws for a posterior fit, a point estimate
+    otherwise); its log prior is the recorded held-out log joint at the last
+    record minus the held-out stars' likelihood (the fit returns that record's
+    parameters).
+    """
+    loglik = np.asarray(tree["log_likelihood"]["lamost_flux"].values, dtype=np.float64)
+    point = loglik.reshape(-1, loglik.shape[-1]).mean(axis=0)
+    record = tree["log_joint"]["heldout"]
+    if "best_step" in tree.attrs:
+        record = record.sel({STEP: int(tree.attrs["best_step"])})
+    else:
+        record = record.isel({STEP: -1})
+    return point, float(record) - point[heldout].sum()
 
 
 def _loo_scores(tree: xr.DataTree, heldout: np.ndarray) -> xr.Dataset:
