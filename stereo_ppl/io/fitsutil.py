@@ -22,6 +22,7 @@ from .errors import SurveyFileError, SurveyFileWarning
 __all__ = [
     "MAX_HDU_BYTES",
     "READ_ERRORS",
+    "check_not_truncated",
     "check_wavelength_range",
     "finish_pixels",
     "get_hdu",
@@ -133,6 +134,7 @@ def image_data(hdul: fits.HDUList, index: int, path: str | Path) -> np.ndarray:
             )
         if hdu.size > MAX_HDU_BYTES:
             raise SurveyFileError(f"header claims {hdu.size} bytes of data", path=path, hdu=index)
+        check_not_truncated(hdul, index, path)
         data = hdu.data
         if data is None:
             raise SurveyFileError("has no data", path=path, hdu=index)
@@ -144,6 +146,24 @@ def image_data(hdul: fits.HDUList, index: int, path: str | Path) -> np.ndarray:
         if np.issubdtype(data.dtype, np.integer) or data.dtype == bool:
             return data.astype(np.int64)
         raise SurveyFileError(f"has data type {data.dtype}", path=path, hdu=index)
+
+
+def check_not_truncated(hdul: fits.HDUList, index: int, path: str | Path) -> None:
+    """Raise a clear error when the file ends before the data HDU ``index``'s header promises.
+
+    Only uncompressed files are checked (a gzip stream's length is unknown
+    until read; astropy's own error then surfaces instead).
+    """
+    hdu = hdul[index]
+    info = hdul.fileinfo(index) if isinstance(index, int) else None
+    size = getattr(info["file"], "size", None) if info else None
+    if size and info["datLoc"] + hdu.size > size:  # size 0: unknown (gzip)
+        raise SurveyFileError(
+            f"is truncated: the header promises {hdu.size} bytes of data from byte "
+            f"{info['datLoc']}, but the file has {size} bytes",
+            path=path,
+            hdu=index,
+        )
 
 
 def table_data(hdu, index: int | str, path: str | Path, *, max_bytes: int | None = MAX_HDU_BYTES):

@@ -19,6 +19,7 @@ from astropy.io import fits
 from .errors import SurveyFileError
 from .fitsutil import (
     MAX_HDU_BYTES,
+    check_not_truncated,
     check_wavelength_range,
     finish_pixels,
     get_hdu,
@@ -172,6 +173,8 @@ def read_lamost(path: str | Path, *, meta_keys: Iterable[str] | None = None) -> 
         header = primary.header
         keys = None if meta_keys is None else (*meta_keys, *_NUMERIC_KEYS, "OBSID", "VACUUM")
         meta = header_meta(header, keys=keys)
+        if primary.header.get("NAXIS", 0) >= 2:
+            check_not_truncated(hdul, 0, path)
         if primary.header.get("NAXIS", 0) >= 2 and primary.data is not None:
             columns, kind = _image_layout(primary, path), "lamost-image"
         else:

@@ -99,7 +99,7 @@ def test_builtin_files_through_prepare(builtin_with_failing, tmp_path):
         "duplicate"
     )
     assert "no aspcapStar file for APOGEE_ID" in by_row[nofile].reason
-    assert by_row[trunc].file.endswith(".fits") and "cannot be read" in by_row[trunc].reason
+    assert by_row[trunc].file.endswith(".fits") and "is truncated" in by_row[trunc].reason
     for rejection in result.rejected:
         assert f"catalogue row {rejection.row}" in rejection.message
         assert rejection.apogee_id in rejection.message
