@@ -11,19 +11,18 @@ from astropy.io import fits
 
 from .errors import SurveyFileError
 from .fitsutil import (
-    check_wavelength_range,
     finish_pixels,
     get_hdu,
     header_meta,
     header_number,
     image_data,
-    log_linear_wavelength,
     open_fits,
     reading,
     sentinel_to_nan,
     table_data,
 )
 from .spectrum import Spectrum
+from .wavelength import check_wavelength_range, log_linear_wavelength
 
 __all__ = [
     "APOGEE_PIXMASK_BITS",

@@ -1,4 +1,4 @@
-"""Helpers shared by the survey-file readers: opening, HDUs, headers, grids, pixels.
+"""Helpers shared by the survey-file readers: opening, HDUs, headers, pixels.
 
 Every function here turns a problem with the file into
 :class:`~stereo_ppl.io.errors.SurveyFileError` naming the file and the place in
@@ -9,7 +9,6 @@ import contextlib
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +22,11 @@ __all__ = [
     "MAX_HDU_BYTES",
     "READ_ERRORS",
     "check_not_truncated",
-    "check_wavelength_range",
     "finish_pixels",
     "get_hdu",
     "header_meta",
     "header_number",
     "image_data",
-    "log_linear_wavelength",
     "open_fits",
     "reading",
     "sentinel_to_nan",
@@ -304,86 +301,6 @@ def header_number(
         kind = "an integer" if integer else "a finite number"
         raise SurveyFileError(f"is {value!r}, expected {kind}", path=path, hdu=hdu, keyword=key)
     return int(value) if integer else float(value)
-
-
-def log_linear_wavelength(
-    header: fits.Header,
-    num_pixels: int,
-    path: str | Path,
-    *,
-    hdu: int | str | None = None,
-    crval: str = "CRVAL1",
-    cdelt: str = "CDELT1",
-    crpix: str | None = "CRPIX1",
-) -> np.ndarray:
-    """Wavelengths of a log-linear grid described in a header.
-
-    ``lambda_k = 10 ** (crval + cdelt * (k + 1 - crpix))`` for zero-based ``k``.
-
-    Parameters
-    ----------
-    header : astropy.io.fits.Header
-        Header holding the grid keywords.
-    num_pixels : int
-        Number of pixels.
-    path : str or Path
-        The file; ``hdu`` (optional) the HDU of the header (for messages).
-    crval, cdelt : str, optional
-        Keywords of ``log10`` of the reference wavelength and of the step.
-    crpix : str or None, optional
-        Keyword of the one-based reference pixel (1 if absent or None).
-
-    Returns
-    -------
-    ndarray, shape (num_pixels,), float64
-        Wavelength of each pixel in Angstrom.
-
-    Raises
-    ------
-    SurveyFileError
-        If a keyword is missing or not a number, or the step is not positive.
-    """
-    start = header_number(header, crval, path, hdu=hdu)
-    step = header_number(header, cdelt, path, hdu=hdu)
-    ref = 1.0 if crpix is None else header_number(header, crpix, path, hdu=hdu, default=1.0)
-    for key, value in ((crval, start), (cdelt, step)):
-        if value is None:
-            raise SurveyFileError(
-                "is missing (no wavelength grid)", path=path, hdu=hdu, keyword=key
-            )
-    if not 0 < step < 0.01 or not 0 < start < 7:
-        raise SurveyFileError(
-            f"log-linear grid {crval}={start}, {cdelt}={step} is not plausible", path=path, hdu=hdu
-        )
-    return _log_linear_grid(start, step, ref, int(num_pixels)).copy()
-
-
-@lru_cache(maxsize=16)
-def _log_linear_grid(start: float, step: float, ref: float, num_pixels: int) -> np.ndarray:
-    """``10 ** (start + step * (k + 1 - ref))``, computed once per grid (read-only)."""
-    grid = 10.0 ** (start + step * (np.arange(num_pixels, dtype=np.float64) + 1.0 - ref))
-    grid.flags.writeable = False
-    return grid
-
-
-def check_wavelength_range(
-    wavelength: np.ndarray, lo: float, hi: float, path: str | Path, *, hdu=None
-) -> None:
-    """Check ``wavelength`` (shape (num_pixels,), Angstrom) is finite, increasing and in
-    ``[lo, hi]``; else raise :class:`SurveyFileError` naming ``path``, ``hdu`` and pixel."""
-    if not np.all(np.isfinite(wavelength)):
-        pixel = int(np.flatnonzero(~np.isfinite(wavelength))[0])
-        raise SurveyFileError("wavelength is not finite", path=path, hdu=hdu, pixel=pixel)
-    if wavelength.size > 1 and not np.all(np.diff(wavelength) > 0):
-        pixel = int(np.flatnonzero(np.diff(wavelength) <= 0)[0])
-        raise SurveyFileError("wavelength does not increase", path=path, hdu=hdu, pixel=pixel)
-    if wavelength[0] < lo or wavelength[-1] > hi:
-        raise SurveyFileError(
-            f"wavelength grid {wavelength[0]:.6g}-{wavelength[-1]:.6g} Angstrom lies outside "
-            f"the survey's {lo:g}-{hi:g}",
-            path=path,
-            hdu=hdu,
-        )
 
 
 def finish_pixels(

@@ -31,16 +31,15 @@ import numpy as np
 
 from .errors import SurveyFileError
 from .fitsutil import (
-    check_wavelength_range,
     finish_pixels,
     get_hdu,
     header_meta,
-    header_number,
     image_data,
     open_fits,
     reading,
 )
 from .spectrum import Spectrum
+from .wavelength import air_to_vacuum, check_wavelength_range, linear_wavelength, vacuum_to_air
 
 __all__ = [
     "GALAH_CCDS",
@@ -70,50 +69,6 @@ GALAH_CCD_RANGES = {
 #: Keywords of the grid, left out of ``Spectrum.meta`` (they differ per CCD).
 _GRID_KEYS = ("CRVAL1", "CDELT1", "CRPIX1", "CD1_1", "CTYPE1", "CUNIT1", "DC-FLAG")
 _SUFFIXES = (".fits", ".fits.gz")
-
-
-def vacuum_to_air(wavelength) -> np.ndarray:
-    """Air wavelengths of vacuum wavelengths (IAU standard, Morton 2000, eq. 3).
-
-    Parameters
-    ----------
-    wavelength : array, shape (...)
-        Vacuum wavelength, Angstrom (above 2,000 Å).
-
-    Returns
-    -------
-    ndarray, shape (...), float64
-        ``wavelength / n`` with ``n = 1 + 8.34254e-5 + 2.406147e-2 / (130 - s**2)
-        + 1.5998e-4 / (38.9 - s**2)`` and ``s = 10**4 / wavelength`` (1/µm).
-    """
-    wavelength = np.asarray(wavelength, dtype=np.float64)
-    s2 = (1e4 / wavelength) ** 2
-    n = 1.0 + 8.34254e-5 + 2.406147e-2 / (130.0 - s2) + 1.5998e-4 / (38.9 - s2)
-    return wavelength / n
-
-
-def air_to_vacuum(wavelength) -> np.ndarray:
-    """Vacuum wavelengths of air wavelengths, the exact inverse of :func:`vacuum_to_air`.
-
-    Parameters
-    ----------
-    wavelength : array, shape (...)
-        Air wavelength, Angstrom (above 2,000 Å).
-
-    Returns
-    -------
-    ndarray, shape (...), float64
-        Solved by fixed-point iteration to 1e-13 relative (a few steps); e.g.
-        H-alpha 6562.797 Å (air) gives 6564.610 Å.
-    """
-    air = np.asarray(wavelength, dtype=np.float64)
-    vacuum = air.copy()
-    for _ in range(20):
-        step = air - vacuum_to_air(vacuum)
-        vacuum = vacuum + step * (vacuum / np.where(air == 0, 1.0, air))
-        if np.all(np.abs(step) <= 1e-13 * np.abs(air)):
-            break
-    return vacuum
 
 
 def galah_file_name(sobject_id: int | str, ccd: int, *, gz: bool = False) -> str:
@@ -210,52 +165,6 @@ def galah_files(
             )
         found[ccd] = existing[0]
     return found
-
-
-def linear_wavelength(header, num_pixels: int, path: str | Path, *, hdu: int) -> np.ndarray:
-    """Wavelengths of a linear grid ``CRVAL1 + (k + 1 - CRPIX1) CDELT1``, ``k`` zero-based.
-
-    ``CRPIX1`` absent or 0 means 1; ``CD1_1`` stands in for a missing ``CDELT1``.
-
-    Parameters
-    ----------
-    header : astropy.io.fits.Header
-        The HDU's header.
-    num_pixels : int
-        Number of pixels.
-    path : str or Path
-        The file; ``hdu`` the HDU of the header (for messages).
-
-    Returns
-    -------
-    ndarray, shape (num_pixels,), float64
-        Wavelength of each pixel, Angstrom (in the file's medium).
-
-    Raises
-    ------
-    SurveyFileError
-        If a keyword is missing or not a number, the grid is log-linear
-        (``DC-FLAG = 1``), or the step or start is implausible.
-    """
-    start = header_number(header, "CRVAL1", path, hdu=hdu)
-    step_key = "CDELT1" if "CDELT1" in header or "CD1_1" not in header else "CD1_1"
-    step = header_number(header, step_key, path, hdu=hdu)
-    ref = header_number(header, "CRPIX1", path, hdu=hdu, default=1.0)
-    for key, value in (("CRVAL1", start), (step_key, step)):
-        if value is None:
-            raise SurveyFileError(
-                "is missing (no wavelength grid)", path=path, hdu=hdu, keyword=key
-            )
-    if header_number(header, "DC-FLAG", path, hdu=hdu, default=0.0) == 1:
-        raise SurveyFileError(
-            "is 1 (log-linear grid); GALAH grids are linear", path=path, hdu=hdu, keyword="DC-FLAG"
-        )
-    if not 0 < step < 1.0 or not 1_000.0 < start < 20_000.0:
-        raise SurveyFileError(
-            f"linear grid CRVAL1={start}, {step_key}={step} is not plausible", path=path, hdu=hdu
-        )
-    ref = 1.0 if ref == 0 else ref
-    return start + (np.arange(num_pixels, dtype=np.float64) + 1.0 - ref) * step
 
 
 class _CCD(NamedTuple):

@@ -20,18 +20,17 @@ from .errors import SurveyFileError
 from .fitsutil import (
     MAX_HDU_BYTES,
     check_not_truncated,
-    check_wavelength_range,
     finish_pixels,
     get_hdu,
     header_meta,
     header_number,
-    log_linear_wavelength,
     open_fits,
     reading,
     sentinel_to_nan,
     table_data,
 )
 from .spectrum import Spectrum
+from .wavelength import check_wavelength_range, log_linear_wavelength
 
 __all__ = ["LAMOST_GRID_RTOL", "LAMOST_WAVELENGTH_RANGE", "read_lamost"]
 

@@ -7,7 +7,8 @@ from astropy.io import fits
 from survey_fakes import write_aspcapstar, write_lamost_image, write_lamost_table
 
 from stereo_ppl.io import read_aspcapstar, read_lamost
-from stereo_ppl.io.fitsutil import header_meta, log_linear_wavelength
+from stereo_ppl.io.fitsutil import header_meta
+from stereo_ppl.io.wavelength import log_linear_wavelength
 
 
 def same_spectrum(a, b):
