@@ -3,6 +3,7 @@
 The main entry points, re-exported here::
 
     make_builtin   the built-in paired survey with truth
+    make_builtin_pair  a built-in pair of chosen surveys (GALAH -> LAMOST, APOGEE -> GALAH)
     make_paired    build a paired dataset from arrays (validated)
     rrr_model      the base NumPyro model (seed eq. 1–2)
     prepare_paired survey files + catalogue -> paired dataset (cross-match, cuts)
@@ -31,6 +32,7 @@ _EXPORTS = {
     "load_fit": "io",
     "load_paired": "io",
     "make_builtin": "datasets",
+    "make_builtin_pair": "datasets",
     "make_paired": "data",
     "params_from_datatree": "inference",
     "posterior_predictive": "ppc",
@@ -69,6 +71,7 @@ __all__ = [
     "load_fit",
     "load_paired",
     "make_builtin",
+    "make_builtin_pair",
     "make_paired",
     "params_from_datatree",
     "posterior_predictive",

@@ -93,7 +93,9 @@ def prepare(
         int,
         typer.Option(
             "--max-missing-apogee-pixels",
-            help="Keep stars with at most this many missing on-chip APOGEE pixels (seed: 0).",
+            help="Keep stars with at most this many missing on-chip APOGEE pixels (seed: 0). "
+            "Kept missing pixels are masked (apogee_ivar = 0) and filled by every fit with the "
+            "training stars' mean; --skip-cut missing_pixels keeps every star.",
         ),
     ] = 0,
     label_sigma_clip: Annotated[

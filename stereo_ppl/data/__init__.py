@@ -11,11 +11,19 @@ from .grids import (
 )
 from .labels import LABELS, LABELS_ERR, PairedLabels, add_labels, paired_labels
 from .paired import make_paired
-from .validate import check_same_grid, describe_pixel, describe_star, validate_paired
+from .validate import (
+    DEFAULT_SURVEYS,
+    check_same_grid,
+    describe_pixel,
+    describe_star,
+    survey_names,
+    validate_paired,
+)
 
 __all__ = [
     "APOGEE_CHIPS",
     "APOGEE_NUM_PIXELS",
+    "DEFAULT_SURVEYS",
     "LABELS",
     "LABELS_ERR",
     "LAMOST_NUM_PIXELS",
@@ -30,5 +38,6 @@ __all__ = [
     "log_linear_grid",
     "make_paired",
     "paired_labels",
+    "survey_names",
     "validate_paired",
 ]

@@ -13,7 +13,17 @@ from ..dims import (
 )
 from ..errors import PairedDataError
 
-__all__ = ["check_same_grid", "describe_pixel", "describe_star", "validate_paired"]
+__all__ = [
+    "DEFAULT_SURVEYS",
+    "check_same_grid",
+    "describe_pixel",
+    "describe_star",
+    "survey_names",
+    "validate_paired",
+]
+
+#: The surveys of the two roles when a dataset does not say: the seed study's pair.
+DEFAULT_SURVEYS = ("APOGEE", "LAMOST")
 
 _REQUIRED = {
     "apogee_flux": (STAR, APOGEE_PIXEL),
@@ -26,6 +36,27 @@ _OPTIONAL = {
     "labels_err": (STAR, LABEL),
 }
 _WAVELENGTH = {APOGEE_PIXEL: APOGEE_WAVELENGTH, LAMOST_PIXEL: LAMOST_WAVELENGTH}
+
+
+def survey_names(ds: xr.Dataset | xr.DataTree) -> tuple[str, str]:
+    """The surveys filling roles 1 and 2 of a paired dataset or a fit.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset or xarray.DataTree
+        A paired dataset or a fit (its root attributes).
+
+    Returns
+    -------
+    survey1, survey2 : str
+        Attributes ``survey1`` and ``survey2``, each defaulting to
+        :data:`DEFAULT_SURVEYS` (files written before the attributes existed).
+    """
+    attrs = ds.attrs
+    return tuple(
+        str(attrs.get(role, default))
+        for role, default in zip(("survey1", "survey2"), DEFAULT_SURVEYS, strict=True)
+    )
 
 
 def describe_star(ds: xr.Dataset, index: int) -> str:
@@ -75,8 +106,12 @@ def validate_paired(ds: xr.Dataset) -> xr.Dataset:
     PairedDataError
         On a missing variable or coordinate, wrong dimensions, a wavelength
         grid that is not finite and increasing, NaN/inf flux where the pixel is
-        used, NaN or negative ivar, duplicate star ids, or a star with no usable
-        survey-2 pixel. The message names the variable, star and pixel.
+        used (survey 1: where ``apogee_ivar > 0``, or anywhere without
+        ``apogee_ivar``; survey 2: where ``lamost_ivar > 0``), NaN or negative
+        ivar, duplicate star ids, a star with no usable pixel in either survey,
+        or survey names (attributes ``survey1``, ``survey2``) that are empty or
+        disagree with the wavelength coordinates' ``survey``. The message
+        names the variable, star and pixel.
     """
     for name, dims in {**_REQUIRED, **{k: v for k, v in _OPTIONAL.items() if k in ds}}.items():
         if name not in ds:
@@ -125,22 +160,65 @@ def validate_paired(ds: xr.Dataset) -> xr.Dataset:
         "is NaN or inf where lamost_ivar > 0",
         "; set lamost_ivar = 0 there to mark the pixel bad",
     )
+    _check_apogee_flux(ds)
+    _check_not_empty(ds, "lamost_ivar", ivar > 0, "survey-2")
+    if "apogee_ivar" in ds:
+        _check_not_empty(ds, "apogee_ivar", ds["apogee_ivar"].values > 0, "survey-1")
+    _check_surveys(ds)
+    return ds
+
+
+def _check_apogee_flux(ds: xr.Dataset) -> None:
+    """Survey-1 flux finite wherever it is used: ``apogee_ivar > 0``, or everywhere."""
+    bad = ~np.isfinite(ds["apogee_flux"].values)
+    if "apogee_ivar" in ds:
+        _fail_at(
+            ds,
+            "apogee_flux",
+            bad & (ds["apogee_ivar"].values > 0),
+            "is NaN or inf where apogee_ivar > 0",
+            "; set apogee_ivar = 0 there to mark the pixel bad (fits fill it with the "
+            "training stars' mean)",
+        )
+        return
     _fail_at(
         ds,
         "apogee_flux",
-        ~np.isfinite(ds["apogee_flux"].values),
+        bad,
         "is NaN or inf",
-        "; every survey-1 pixel enters z = beta_z @ F1, so drop that pixel or star",
+        "; every survey-1 pixel enters z = beta_z @ F1: give apogee_ivar with 0 there to "
+        "mark the pixel bad, or drop that pixel or star",
     )
-    empty = ~np.any(ivar > 0, axis=1)
+
+
+def _check_not_empty(ds: xr.Dataset, name: str, good: np.ndarray, role: str) -> None:
+    """Raise naming the first star without a single good pixel."""
+    empty = ~np.any(good, axis=1)
     if np.any(empty):
         first = int(np.flatnonzero(empty)[0])
         more = f" ({int(empty.sum()) - 1} more stars like it)" if empty.sum() > 1 else ""
         raise PairedDataError(
-            f"lamost_ivar is 0 at every pixel of {describe_star(ds, first)}: "
-            f"no usable survey-2 pixel{more}"
+            f"{name} is 0 at every pixel of {describe_star(ds, first)}: "
+            f"no usable {role} pixel{more}"
         )
-    return ds
+
+
+def _check_surveys(ds: xr.Dataset) -> None:
+    """Survey names non-empty text, the same in the attributes and the wavelength coordinates."""
+    for role, (dim, default) in zip(
+        ("survey1", "survey2"),
+        zip((APOGEE_PIXEL, LAMOST_PIXEL), DEFAULT_SURVEYS, strict=True),
+        strict=True,
+    ):
+        name = ds.attrs.get(role, default)
+        if not isinstance(name, str) or not name.strip():
+            raise PairedDataError(f"attribute {role} must be a non-empty survey name; got {name!r}")
+        wl_name = _WAVELENGTH[dim]
+        on_grid = ds[wl_name].attrs.get("survey")
+        if on_grid is not None and role in ds.attrs and str(on_grid) != name:
+            raise PairedDataError(
+                f"{wl_name} is labelled survey {on_grid!r} but attribute {role} is {name!r}"
+            )
 
 
 def check_same_grid(

@@ -4,6 +4,9 @@
 red-giant labels, physics-like spectra computed from them with fixed line
 lists, survey-like noise, LAMOST bad pixels and unflagged LAMOST artefacts
 (:data:`ARTEFACT_CODES`), with the truth in a second dataset.
+:func:`make_galah` gives GALAH spectra of the same stars, and
+:func:`make_builtin_pair` pairs two of the surveys in the roles of survey 1
+and survey 2 (:data:`PAIRS`: APOGEE → LAMOST, GALAH → LAMOST, APOGEE → GALAH).
 """
 
 from .artefacts import ARTEFACT_CODES
@@ -12,6 +15,7 @@ from .files import FAILING_ROWS, BuiltinFiles, prepared_truth, write_builtin_fil
 from .galah import galah_true_flux, make_galah, write_galah_files
 from .labels import LABEL_NAMES, LABEL_UNITS
 from .linelist import LINELIST_SEED
+from .pair import PAIRS, make_builtin_pair
 from .spectra import apogee_true_flux, lamost_true_flux
 
 __all__ = [
@@ -20,12 +24,14 @@ __all__ = [
     "LABEL_NAMES",
     "LABEL_UNITS",
     "LINELIST_SEED",
+    "PAIRS",
     "BuiltinFiles",
     "BuiltinSurvey",
     "apogee_true_flux",
     "galah_true_flux",
     "lamost_true_flux",
     "make_builtin",
+    "make_builtin_pair",
     "make_galah",
     "prepared_truth",
     "write_builtin_files",

@@ -8,14 +8,18 @@ import numpy as np
 import xarray as xr
 from numpyro.infer.util import log_density
 
-from ..errors import FitConfigError
+from ..data.validate import describe_pixel
+from ..dims import APOGEE_PIXEL
+from ..errors import FitConfigError, PairedDataError
 from ..models import rrr_model
 
 __all__ = [
+    "FilledApogee",
     "ModelData",
     "VariantData",
     "as_variant_data",
     "check_num_latent",
+    "fill_bad_apogee_pixels",
     "log_joint_fn",
     "model_data",
     "split_stars",
@@ -91,6 +95,89 @@ class VariantData(NamedTuple):
 def as_variant_data(data: "ModelData | VariantData") -> VariantData:
     """``data`` as :class:`VariantData` (a :class:`ModelData` gets no extra inputs)."""
     return data if isinstance(data, VariantData) else VariantData(ModelData(*data), {}, {})
+
+
+class FilledApogee(NamedTuple):
+    """Result of :func:`fill_bad_apogee_pixels`.
+
+    Attributes
+    ----------
+    paired : xarray.Dataset
+        The paired dataset with bad survey-1 pixels filled (``paired`` itself
+        when there were none); ``apogee_ivar`` still 0 there.
+    num_pixels : int
+        (star, pixel) entries filled.
+    num_stars : int
+        Stars with at least one filled pixel.
+    """
+
+    paired: xr.Dataset
+    num_pixels: int
+    num_stars: int
+
+
+def fill_bad_apogee_pixels(paired: xr.Dataset, train) -> FilledApogee:
+    """Fill bad survey-1 pixels with the training stars' mean flux at that pixel.
+
+    Every survey-1 pixel enters ``z = beta_z @ F1``, so a bad one (``apogee_ivar
+    == 0``: a chip gap or a flagged pixel, its flux possibly NaN) cannot be
+    skipped as a survey-2 pixel is; instead of dropping the star, it gets the
+    mean flux of the training stars whose pixel is good, "a typical value".
+    :func:`~stereo_ppl.inference.fit` does this for every model before
+    gathering its inputs, so the fit's ``constant_data`` holds the filled
+    flux its parameters mean eq. 1–2 on; the ``errors-in-f1`` model fills the
+    same pixels with the same mean and also widens them
+    (:func:`~stereo_ppl.models.errors_in_f1.apogee_error_inputs`).
+
+    Parameters
+    ----------
+    paired : xarray.Dataset
+        A validated paired dataset; without ``apogee_ivar`` nothing is bad.
+    train : array of int, shape (num_train,)
+        The training stars, whose good pixels give each pixel's mean.
+
+    Returns
+    -------
+    FilledApogee
+        The filled dataset (``apogee_flux`` (star, apogee_pixel), its dtype
+        kept; a ``comment`` attribute says what was filled) and the counts.
+
+    Raises
+    ------
+    PairedDataError
+        A pixel that is bad in every training star (it has no mean), named
+        with its wavelength.
+    """
+    if "apogee_ivar" not in paired:
+        return FilledApogee(paired, 0, 0)
+    flux = np.asarray(paired["apogee_flux"].values)
+    good = (np.asarray(paired["apogee_ivar"].values) > 0) & np.isfinite(flux)
+    if good.all():
+        return FilledApogee(paired, 0, 0)
+    train = np.asarray(train, dtype=int)
+    known = good[train]
+    count = known.sum(axis=0)
+    if np.any(count == 0):
+        pixel = int(np.flatnonzero(count == 0)[0])
+        more = (
+            f" ({int((count == 0).sum()) - 1} more pixels like it)"
+            if (count == 0).sum() > 1
+            else ""
+        )
+        raise PairedDataError(
+            f"{describe_pixel(paired, APOGEE_PIXEL, pixel)} is bad (apogee_ivar == 0) in every "
+            f"training star, so it has no mean to be filled with{more}; drop that pixel"
+        )
+    mean = np.where(known, flux[train], 0.0).sum(axis=0, dtype=np.float64) / count
+    filled = np.where(good, flux, mean[None, :].astype(flux.dtype))
+    num_pixels, num_stars = int((~good).sum()), int(np.any(~good, axis=1).sum())
+    attrs = {
+        **paired["apogee_flux"].attrs,
+        "comment": f"{num_pixels} bad pixels (apogee_ivar == 0) of {num_stars} stars filled "
+        "with the training stars' mean flux at that pixel",
+    }
+    out = paired.assign(apogee_flux=(paired["apogee_flux"].dims, filled, attrs))
+    return FilledApogee(out, num_pixels, num_stars)
 
 
 def model_data(paired: xr.Dataset) -> ModelData:

@@ -9,7 +9,13 @@ import xarray as xr
 
 from ..errors import FitConfigError
 from ..models import DEFAULT_B_F_PRIOR_MEAN, MODELS, get_model
-from .arrays import VariantData, check_num_latent, model_data, split_stars
+from .arrays import (
+    VariantData,
+    check_num_latent,
+    fill_bad_apogee_pixels,
+    model_data,
+    split_stars,
+)
 from .loglik import log_likelihood_per_star, model_log_likelihood_per_star
 from .methods import RUNNERS
 from .results import fit_datatree
@@ -52,6 +58,10 @@ def fit(
         and drives the method.
     paired : xarray.Dataset
         A validated paired dataset (see :func:`stereo_ppl.data.make_paired`).
+        Bad survey-1 pixels (``apogee_ivar == 0``) are filled with the
+        training stars' mean at that pixel for every model
+        (:func:`~.arrays.fill_bad_apogee_pixels`); the fit stores the filled
+        ``apogee_flux`` and counts them in its attributes.
     num_latent : int
         ``c``, the length of ``z``.
     model : str
@@ -99,7 +109,9 @@ def fit(
     xarray.DataTree
         See :mod:`stereo_ppl.inference.results` for the layout; the
         ``log_likelihood`` group holds the per-star log likelihood of every
-        star (training and held out) for every draw.
+        star (training and held out) for every draw. Root attributes
+        ``num_filled_apogee_pixels`` and ``num_stars_filled_apogee`` count
+        the filled survey-1 pixels and the stars that had any.
     """
     if method not in RUNNERS:
         raise FitConfigError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -119,6 +131,8 @@ def fit(
         train = np.setdiff1d(np.arange(num_stars), held)
         heldout_fraction = held.size / num_stars
     check_num_latent(num_latent, len(train), paired.sizes["apogee_pixel"])
+    filled = fill_bad_apogee_pixels(paired, train)
+    paired = filled.paired
     data = model_data(paired)
     train_data, held_data = data.take(train), data.take(held)
     constants, coords, runner_options = {}, {}, dict(options)
@@ -166,6 +180,8 @@ def fit(
     attrs = {
         **output.attrs,
         "b_F_prior_mean": float(options.get("b_F_prior_mean", DEFAULT_B_F_PRIOR_MEAN)),
+        "num_filled_apogee_pixels": filled.num_pixels,
+        "num_stars_filled_apogee": filled.num_stars,
     }
     return fit_datatree(
         paired,

@@ -20,7 +20,9 @@ elbo             elbo, seconds (step): the ELBO during VI (``vi`` only)
 
 A point estimate (``map``, ``exact``) has one chain and one draw; ``laplace``
 and ``vi`` have one chain and ``num_samples`` draws. Root attributes: ``stereo_ppl_version``,
-``num_latent``, ``model``, ``method``, ``seed``, ``b_F_prior_mean``, ``config`` (JSON).
+``num_latent``, ``model``, ``method``, ``seed``, ``b_F_prior_mean``, ``config`` (JSON),
+``survey1`` and ``survey2`` (the surveys in the two roles, copied from the paired
+dataset; see :mod:`stereo_ppl.data.paired`).
 
 A model variant (:data:`stereo_ppl.models.MODELS`) adds its own sites to
 ``posterior`` with the dims its module declares (e.g. ``beta_l`` (chain, draw,
@@ -42,6 +44,7 @@ import numpyro
 import xarray as xr
 
 from .._version import __version__
+from ..data.validate import survey_names
 from ..dims import APOGEE_PIXEL, FIT_KIND, LAMOST_PIXEL, LATENT, STAR, STEP
 from ..models import PARAM_SITES, SITE_DIMS
 
@@ -183,6 +186,7 @@ def fit_datatree(
         "seed": -1 if seed is None else int(seed),
         "config": json.dumps(dict(config), sort_keys=True, default=str),
         "num_heldout": int(is_heldout.sum()),
+        **dict(zip(("survey1", "survey2"), survey_names(paired), strict=True)),
         **arviz_base.make_attrs(),
         **dict(attrs or {}),
     }

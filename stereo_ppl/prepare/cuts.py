@@ -19,7 +19,11 @@ labels_clip          every label within k sigma of the    ``label_sigma_clip=3``
 ==================== ==================================== =====================
 
 ``files`` and ``missing_pixels`` need the spectra; they are counted only when
-their inputs are given.
+their inputs are given. ``missing_pixels`` is optional (``None``, or
+``stereo-ppl prepare --skip-cut missing_pixels``): the stars it would remove
+are kept with their missing pixels masked (``apogee_ivar == 0``), which every
+fit fills (:func:`stereo_ppl.inference.arrays.fill_bad_apogee_pixels`); its
+row of the cut table then says how many kept stars have missing pixels.
 """
 
 from collections.abc import Sequence
@@ -82,7 +86,9 @@ class Cuts:
     max_missing_apogee_pixels : int or None
         Keep stars with at most this many on-chip APOGEE pixels missing
         (``ivar == 0``: flux 0, NaN, or error >= 10); the chip gaps do not
-        count (seed: 0).
+        count (seed: 0). None keeps every star: its missing pixels stay
+        masked by ``apogee_ivar == 0`` and fits fill them with the training
+        stars' mean.
     require_labels : bool
         Keep only stars whose every label is present (seed: yes).
     label_sigma_clip : float or None
@@ -270,6 +276,7 @@ def apply_cuts(
     keep = np.ones(len(table), dtype=bool)
     counts = []
     for name in CUT_NAMES:
+        masked = 0
         if name in CATALOGUE_CUTS:
             passed = _catalogue_pass(table, cuts, name)
         elif name == "files":
@@ -286,6 +293,9 @@ def apply_cuts(
             limit = cuts.max_missing_apogee_pixels
             missing = np.asarray(num_missing_pixels, dtype=np.float64)
             passed = None if limit is None else (missing <= limit)
+            # stars kept with missing pixels (masked by apogee_ivar == 0), for the table
+            kept = keep if passed is None else keep & passed
+            masked = int(np.sum(kept & (missing > 0)))
         elif name == "labels_present":
             passed = (
                 np.all(np.isfinite(_labels(table, cuts, name)), axis=1)
@@ -298,7 +308,13 @@ def apply_cuts(
         if passed is not None:
             keep &= passed
         after = int(keep.sum())
-        counts.append(CutCount(name, cuts.describe(name), before - after, after))
+        description = cuts.describe(name)
+        if name == "missing_pixels" and masked:
+            description += (
+                f" ({masked} star{'s' if masked > 1 else ''} kept with missing pixels, "
+                "masked by apogee_ivar = 0)"
+            )
+        counts.append(CutCount(name, description, before - after, after))
         if name == until:
             break
     return CutResult(keep, counts)
