@@ -141,3 +141,43 @@ def test_a_text_column_where_a_number_is_needed_is_named():
     t["SNR"] = ["high"] * 50
     with pytest.raises(CatalogueColumnError, match=r"column 'SNR' is not numeric.*'apogee_snr'"):
         apply_cuts(t, Cuts(), until="apogee_snr")
+
+
+@pytest.mark.core
+def test_missing_pixel_cut_off_keeps_and_counts_the_masked_stars():
+    t, missing, file_ok = synthetic_catalogue(4)
+    seed = apply_cuts(t, Cuts(), file_ok=file_ok, num_missing_pixels=missing)
+    off = apply_cuts(
+        t, Cuts(max_missing_apogee_pixels=None), file_ok=file_ok, num_missing_pixels=missing
+    )
+    row = {c.name: c for c in off.counts}["missing_pixels"]
+    before = {c.name: c for c in off.counts}["files"].num_remaining
+    # independently: rows that passed every earlier cut and have a missing pixel
+    passed = [
+        r
+        for r in range(len(t))
+        if float(t["SNR"][r]) > 300
+        and float(t["snrz"][r]) > 300
+        and int(t["STARFLAG"][r]) == 0
+        and int(t["ASPCAPFLAG"][r]) == 0
+        and file_ok[r]
+    ]
+    with_missing = sum(1 for r in passed if missing[r] > 0)
+    assert len(passed) == before and with_missing > 0
+    assert (row.num_removed, row.num_remaining) == (0, before)
+    assert row.description == (
+        f"missing_pixels: off ({with_missing} stars kept with missing pixels, "
+        "masked by apogee_ivar = 0)"
+    )
+    seed_row = {c.name: c for c in seed.counts}["missing_pixels"]
+    assert seed_row.num_removed == with_missing
+    assert seed_row.description == "missing APOGEE pixels (beyond the chip gaps) <= 0"
+    assert np.all(missing[off.keep & ~seed.keep] > 0) and (off.keep & ~seed.keep).any()
+    some = Cuts(max_missing_apogee_pixels=1)
+    row = {
+        c.name: c for c in apply_cuts(t, some, file_ok=file_ok, num_missing_pixels=missing).counts
+    }
+    kept_one = sum(1 for r in passed if missing[r] == 1)
+    assert row["missing_pixels"].description.endswith(
+        f"<= 1 ({kept_one} stars kept with missing pixels, masked by apogee_ivar = 0)"
+    )

@@ -1,6 +1,7 @@
 import statistics
 import warnings
 
+import jax
 import numpy as np
 import pytest
 import xarray as xr
@@ -8,6 +9,8 @@ from astropy.io import fits
 from astropy.table import Table
 
 from stereo_ppl.datasets.files import FAILING_ROWS, prepared_truth
+from stereo_ppl.datasets.spectra import apogee_pixels
+from stereo_ppl.inference import fit
 from stereo_ppl.io import SurveyFileWarning, load_paired, read_lamost_catalogue, save_paired
 from stereo_ppl.io.writers import write_catalogue
 from stereo_ppl.prepare import (
@@ -397,3 +400,44 @@ def test_make_paired_takes_per_star_labels_and_checks_them():
         make_paired(**common, labels={"teff": np.arange(4.0)})
     with pytest.raises(PairedDataError, match="clashes"):
         make_paired(**common, labels={"lamost_ivar": np.arange(5.0)})
+
+
+def test_missing_pixel_cut_off_keeps_the_star_masked_and_every_fit_fills_it(
+    builtin_with_failing, tmp_path
+):
+    _, files = builtin_with_failing
+    cuts = Cuts(max_missing_apogee_pixels=None, min_lamost_snr=None, label_sigma_clip=None)
+    with pytest.warns(PrepareWarning):  # the rejected rows, as with the seed's cuts
+        result = run(files, cuts=cuts, report=None)
+    row = {c.name: c for c in result.counts}["missing_pixels"]
+    assert row.num_removed == 0
+    assert row.description == (
+        "missing_pixels: off (1 star kept with missing pixels, masked by apogee_ivar = 0)"
+    )
+    paired = result.paired
+    kinds = [kind for kind, _ in FAILING_ROWS]
+    star = int(
+        np.flatnonzero(paired["obsid"].values == 900_000_000 + kinds.index("missing_pixels"))[0]
+    )
+    ivar = paired["apogee_ivar"].values
+    bad = np.isin(paired["apogee_pixel"].values, apogee_pixels()[1000:1030])
+    np.testing.assert_array_equal(np.flatnonzero(ivar[star] == 0), np.flatnonzero(bad))
+    assert (ivar[np.arange(paired.sizes["star"]) != star] > 0).all()
+    assert list(load_paired(save_paired(paired, tmp_path / "P.nc")).attrs["cut_descriptions"]) == [
+        c.description for c in result.counts
+    ]
+
+    # the star is fitted, its missing pixels filled with the training mean
+    train_mean = np.delete(paired["apogee_flux"].values, star, axis=0)[:, bad].mean(axis=0)
+    for options in (
+        {"method": "exact"},
+        {"model": "errors-in-f1", "num_steps": 40, "eval_every": 20},
+    ):
+        tree = fit(jax.random.key(0), paired, num_latent=2, heldout=[star], **options)
+        assert tree.attrs["num_filled_apogee_pixels"] == 30
+        assert tree.attrs["num_stars_filled_apogee"] == 1
+        stored = tree["constant_data"]["apogee_flux"].values[star]
+        np.testing.assert_allclose(stored[bad], train_mean, rtol=1e-5)
+        for name in ("beta_z", "beta_F", "b_F", "z"):
+            assert np.isfinite(tree["posterior"][name].values).all(), (options, name)
+        assert np.isfinite(tree["log_likelihood"]["lamost_flux"].values).all()
