@@ -210,7 +210,9 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
         #    then find the centre by a local fit and keep the step only if that
         #    fit says so
         if hi > lo:
-            stat, _ = step_statistic(u, usable, lo, hi, t.step_window)
+            # known bad columns are no evidence for or against a step
+            clean = usable & ~bad_column[None, :]
+            stat, _ = step_statistic(u, clean, lo, hi, t.step_window)
             best = jnp.argmax(stat, axis=-1)
             on = jnp.take_along_axis(stat, best[:, None], -1)[:, 0] > t.step**2
             kstar = jnp.where(on, lo + best, -1).astype(jnp.int32)
@@ -218,10 +220,10 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
                 u, on, kstar, t.step_refine, model, on
             )
             # in spectra with a step locate_step leaves out spikes itself
-            near = usable & ~(outlier & ~on[:, None])
+            near = clean & ~(outlier & ~on[:, None])
             r_step = jnp.where(usable, (y - fitted - step_part) * inv_sd, 0.0)
             scale = robust_scale(r_step, num_good)
-            kstar, ratio, local = locate_step(
+            kstar, ratio, local, glitch = locate_step(
                 y - fitted,
                 fitted + b,
                 inv_sd / scale[:, None],
@@ -230,11 +232,13 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
                 reach=t.step_refine,
                 window=t.step_window,
             )
-            # a real step: significant locally, at least step_min, and the same
-            # direction as the scales fitted over the whole sides
+            # a real step: significant locally, and either a jump of at least
+            # step_min in the direction of the scales fitted over the whole
+            # sides, or a splice glitch that is significant by itself
             jump = local[:, 1] - local[:, 0]
-            accepted = on & (ratio > t.step_accept) & (jnp.abs(jump) > t.step_min)
-            accepted = accepted & (jump * (a[:, 1] - a[:, 0]) > 0)
+            seen = (jnp.abs(jump) > t.step_min) & (jump * (a[:, 1] - a[:, 0]) > 0)
+            seen = seen | (glitch > t.step_glitch**2)
+            accepted = on & (ratio > t.step_accept) & seen
             kstar = jnp.where(accepted, kstar, -1)
             step_mask = accepted[:, None] & (jnp.abs(index - kstar[:, None]) <= 1)
             sides = a[:, :1] * (index < kstar[:, None]) + a[:, 1:] * (index > kstar[:, None])

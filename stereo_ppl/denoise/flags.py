@@ -17,28 +17,32 @@ it beats one common scale by ``step_accept`` in chi-square, is at least
 ``step_min`` in size and has the direction of the scales fitted over the
 whole sides.
 
-Calibration: the defaults were checked on ``make_builtin(1, num_stars=400,
-lamost_snr=S)`` denoised with an exact fit (c = 10) of
-``make_builtin(0, num_stars=600)``, bad columns found by
-:func:`~stereo_ppl.denoise.find_bad_columns`. Per-pixel precision / recall:
+Calibration: the defaults were chosen on ``make_builtin(2, num_stars=400,
+lamost_snr=S)`` and are reported on seeds 1 and 3 (never on the seed they were
+chosen on), denoised with an exact fit (c = 10) of ``make_builtin(0,
+num_stars=600)``, bad columns found by
+:func:`~stereo_ppl.denoise.find_bad_columns`. Per-pixel precision / recall,
+seed 1 and seed 3:
 
-====== =========== =========== ===========
-S/N    cosmic rays steps       bad columns
-====== =========== =========== ===========
-50     0.99 / 1.00 0.99 / 0.94 1.00 / 1.00
-100    0.98 / 0.99 0.97 / 0.97 1.00 / 1.00
-250    0.98 / 0.98 0.94 / 0.95 1.00 / 1.00
-500    0.97 / 0.95 0.83 / 0.86 0.80 / 1.00
-====== =========== =========== ===========
+====== ============================ ============================
+S/N    cosmic rays                  steps
+====== ============================ ============================
+50     0.99 / 1.00, 0.99 / 0.98     0.99 / 0.95, 0.98 / 0.90
+100    0.98 / 0.99, 0.98 / 0.97     0.97 / 0.97, 0.95 / 0.93
+250    0.98 / 0.98, 0.98 / 0.96     0.93 / 0.94, 0.86 / 0.88
+500    0.97 / 0.95, 0.98 / 0.94     0.80 / 0.84, 0.83 / 0.85
+====== ============================ ============================
 
-Steps miss the 0.9 target at S/N 500 only, and for a reason the data cannot
-resolve: the injected join is a ramp ``(3/4, 1/2, 1/4)`` of the jump ``D``
-plus a glitch ``g (1/2, 1, 1/2)``; when ``|g|`` is close to ``D / 2`` this is
-exactly a clean step with one half-way pixel, which a centre two pixels to the
-other side with glitch ``-g`` fits equally well. At high S/N, where ``D`` is
-10-50 sigma, about a third of the steps fall there, and the choice is a coin
-flip (the pixel in the middle is right either way).
-``benchmarks/bench_denoise.py`` prints this table.
+Steps at high S/N are limited by the injection itself: the join is a ramp
+``(1/4, 1/2, 3/4)`` of the jump ``D`` plus a glitch ``g (1/2, 1, 1/2)``, and
+for ``g = D/2`` (``-D/2``) this is exactly a clean step centred two pixels to
+the blue (red) with the opposite glitch, so the three flagged pixels share only
+one with the truth's. The same local fit on the *true* stellar flux with
+photon noise only places 0.92-0.93 of the step pixels right at S/N 500 and
+0.94-0.96 at S/N 250 (the ``oracle`` column of
+``benchmarks/bench_denoise.py``); the rest of the gap is the decoder's own
+misfit where the join falls in a line. Cosmic rays missed at S/N 500 sit in
+deep lines where the decoder's error is several times the photon noise.
 """
 
 from dataclasses import dataclass
@@ -102,7 +106,12 @@ class ArtefactThresholds:
     step_accept : float
         Chi-square by which the local step fit must beat one common scale.
     step_min : float
-        Smallest relative step size kept (``|a_red - a_blue|``, flux ratio).
+        Smallest relative step size kept (``|a_red - a_blue|``, flux ratio)
+        unless the splice glitch alone is significant.
+    step_glitch : float
+        A step whose fitted splice glitch alone exceeds this (in standard
+        errors) is kept whatever its size (a join with a glitch but hardly a
+        jump).
     num_iter : int
         Further re-estimations with outliers clipped and the step fitted at its
         final centre, after the plain solve, one clipped solve without a step
@@ -119,6 +128,7 @@ class ArtefactThresholds:
     step_window: int = 40
     step_accept: float = 25.0
     step_min: float = 0.01
+    step_glitch: float = 8.0
     num_iter: int = 1
 
 

@@ -45,7 +45,7 @@ def locate_step(
     *,
     reach: int,
     window: int,
-) -> tuple[jax.Array, jax.Array, jax.Array]:
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """Best step centre near ``k0`` and its likelihood ratio against no step.
 
     Parameters
@@ -75,6 +75,10 @@ def locate_step(
         same ``2 (reach + window + 2) + 1`` pixels.
     scales : array, shape (n, 2)
         The local blue and red scales of the best step (relative to ``model``).
+    glitch : array, shape (n,)
+        Chi-square explained by the splice glitch of the best step alone (its
+        fitted size squared over its variance; 0 where the glitch shape does
+        not fit the three join pixels).
     """
     m = d.shape[-1]
     half = reach + window + 2
@@ -113,7 +117,9 @@ def locate_step(
         wj = jnp.where(ok[:, at], w, 0.0)
         num, den, sq = num + wj * e, den + wj * wj, sq + e * e
     rest = sq - num * num / jnp.maximum(den, 1e-6)
-    join = jnp.where(rest < GLITCH_GATE, rest, sq)
+    fits = rest < GLITCH_GATE
+    join = jnp.where(fits, rest, sq)
+    glitch = jnp.where(fits, sq - rest, 0.0)
     chi2 = chi_b + chi_r + join
     best = jnp.argmin(chi2, axis=-1)
     chi_best = jnp.take_along_axis(chi2, best[:, None], -1)[:, 0]
@@ -121,4 +127,5 @@ def locate_step(
     scales = jnp.stack(
         [jnp.take_along_axis(a, best[:, None], -1)[:, 0] for a in (a_b, a_r)], axis=-1
     )
-    return (k0 + best - reach).astype(jnp.int32), chi_null - chi_best, scales
+    glitch = jnp.take_along_axis(glitch, best[:, None], -1)[:, 0]
+    return (k0 + best - reach).astype(jnp.int32), chi_null - chi_best, scales, glitch

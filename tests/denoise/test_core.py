@@ -127,3 +127,21 @@ def test_step_is_flagged_at_the_join_only_and_bad_column_by_code():
     )
     assert art[1, 2500] == 3 and np.count_nonzero(art[1]) == 1
     assert np.asarray(out.step_pixel)[1:].tolist() == [-1, -1]
+
+
+def test_join_with_a_glitch_but_hardly_a_jump_is_a_step_not_a_cosmic_ray():
+    setup, beta_F, b_F = _setup()
+    data = spectra(6, beta_F, b_F, num=2, snr=50.0)
+    flux = data["flux"].copy()
+    sigma = 1.0 / np.sqrt(data["ivar"])
+    k = int(np.searchsorted(WL, 5850.0))
+    # a 0.5 % step (a quarter of the noise per pixel) with a 12-sigma splice glitch
+    flux[0, k + 2 :] *= 1.005
+    flux[0, k - 1 : k + 2] *= 1.0 + 0.005 * np.array([0.25, 0.5, 0.75])
+    flux[0, k - 1 : k + 2] += 12 * sigma[0, k - 1 : k + 2] * np.array([0.5, 1.0, 0.5])
+    out = denoise(setup, flux, data["ivar"])
+    art = np.asarray(out.artefact)
+    assert int(np.asarray(out.step_pixel)[0]) == k
+    assert np.flatnonzero(art[0]).tolist() == [k - 1, k, k + 1]
+    assert np.all(art[0, k - 1 : k + 2] == 2)
+    assert np.asarray(out.step_pixel)[1] == -1 and np.count_nonzero(art[1]) == 0

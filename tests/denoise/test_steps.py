@@ -52,7 +52,7 @@ def test_locate_step_finds_the_centre_and_rejects_a_common_scale():
     # row 2: the whole spectrum 3% high, no step
     d[2] += 0.03 * model[2]
     k0 = jnp.asarray([K + 5, K - 4, K], jnp.int32)
-    centre, ratio, scales = locate_step(
+    centre, ratio, scales, glitch = locate_step(
         jnp.asarray(d),
         jnp.asarray(model),
         jnp.asarray(1.0 / sd),
@@ -61,7 +61,7 @@ def test_locate_step_finds_the_centre_and_rejects_a_common_scale():
         reach=12,
         window=40,
     )
-    centre, ratio, scales = (np.asarray(x) for x in (centre, ratio, scales))
+    centre, ratio, scales, glitch = (np.asarray(x) for x in (centre, ratio, scales, glitch))
     assert centre[:2].tolist() == [K, K]
     assert ratio[0] > 100.0 and ratio[1] > 100.0
     np.testing.assert_allclose(scales[0], [-0.04, 0.0], atol=0.005)
