@@ -26,7 +26,9 @@ from .vi import fit_vi
 __all__ = [
     "DEFAULT_MAP_STEPS",
     "DRAW_BUDGET_BYTES",
+    "LOCAL_GROUP",
     "RUNNERS",
+    "TRAIN_STAR",
     "VARIANT_METHODS",
     "MethodOutput",
     "default_num_samples",
@@ -45,6 +47,10 @@ _VI_OPTIONS = (
 )
 
 
+#: Group of a per-star form's per-star draws (e.g. latent-z's ``z``), written by ``vi``.
+LOCAL_GROUP = "local"
+#: Its star dimension: the training stars, in the order of the ``star`` dimension.
+TRAIN_STAR = "train_star"
 #: AdamW steps of the MAP stage of ``vi`` for a model other than the base model.
 DEFAULT_MAP_STEPS = 3000
 #: The methods that fit every model (``exact`` and ``laplace`` fit the base model only).
@@ -184,6 +190,8 @@ def _variant_map_stage(key, train, heldout, variant, num_latent, progress, b_mea
         "num_steps": int(options.pop("map_steps", DEFAULT_MAP_STEPS)),
         "init": options.pop("init", "exact"),
     }
+    if "map_learning_rate" in options:
+        map_options["learning_rate"] = float(options.pop("map_learning_rate"))
     if "max_iter" in options or "tol" in options or "gtol" in options:
         raise FitConfigError(
             f"max_iter, tol and gtol belong to the exact solver, which fits the base model "
@@ -208,14 +216,21 @@ def _variant_map_stage(key, train, heldout, variant, num_latent, progress, b_mea
 
 
 def run_vi(key, train, heldout, *, num_latent, progress, model="base", **options):
-    """``method="vi"``: MAP (exact, or AdamW for model variants), then SVI from there."""
+    """``method="vi"``: MAP (exact, or AdamW for model variants), then SVI from there.
+
+    A model variant's MAP stage takes ``map_steps`` and ``map_learning_rate``
+    (AdamW; defaults :data:`DEFAULT_MAP_STEPS` and 1e-3) and ``init``; it fits
+    the variant's ``model`` (for a per-star form: the model with its per-star
+    latents integrated out, whose MAP of the global sites starts the global
+    guide). A per-star form's per-star draws go to the :data:`LOCAL_GROUP`
+    group.
+    """
     variant = get_model(model)
     b_mean = float(options.pop("b_F_prior_mean", DEFAULT_B_F_PRIOR_MEAN))
-    allowed = _VI_OPTIONS + _EXACT_OPTIONS + (() if variant.is_base else ("map_steps",))
+    stage = ("map_steps", "map_learning_rate")
+    allowed = _VI_OPTIONS + _EXACT_OPTIONS + (() if variant.is_base else stage)
     vi_options = _split_options(options, allowed, "vi")
-    stage_options = {
-        k: vi_options.pop(k) for k in (*_EXACT_OPTIONS, "map_steps") if k in vi_options
-    }
+    stage_options = {k: vi_options.pop(k) for k in (*_EXACT_OPTIONS, *stage) if k in vi_options}
     vi_options.setdefault("num_samples", default_num_samples(num_latent, train))
     key_map, key_vi = jax.random.split(key)
     if variant.is_base:
@@ -246,7 +261,28 @@ def run_vi(key, train, heldout, *, num_latent, progress, model="base", **options
     )
     attrs["vi_elapsed_seconds"] = result.elapsed
     attrs["elapsed_seconds"] = attrs["elapsed_seconds"] + result.elapsed
-    return MethodOutput(draws, log_joint, attrs, {"elbo": elbo})
+    groups = {"elbo": elbo}
+    if result.local:
+        groups[LOCAL_GROUP] = _local_group(result.local, variant)
+    return MethodOutput(draws, log_joint, attrs, groups)
+
+
+def _local_group(local: dict, variant) -> xr.Dataset:
+    """The per-star draws of a per-star form's ``vi`` fit (training stars only)."""
+    dims = dict(variant.local.site_dims)
+    star_dims = next(iter(dims.values()))
+    variables = {
+        name: (("chain", "draw", TRAIN_STAR, *dims.get(name, star_dims)[1:]), value[None])
+        for name, value in local.items()
+    }
+    num_draws = next(iter(local.values())).shape[0]
+    coords = {"chain": [0], "draw": np.arange(num_draws)}
+    return xr.Dataset(variables, coords=coords).assign_attrs(
+        comment=f"posterior draws of each training star's per-star sites (jointly with the "
+        f"posterior group's draws); {TRAIN_STAR} k is the k-th star with "
+        "constant_data.heldout false. The log_likelihood group scores every star with these "
+        "integrated out exactly."
+    )
 
 
 #: Runner of each method name.

@@ -1,4 +1,12 @@
-"""Variational inference: SVI with a Gaussian autoguide started at the MAP."""
+"""Variational inference: SVI with a Gaussian autoguide started at the MAP.
+
+A model's per-star form (:class:`~stereo_ppl.models.LocalForm`, selected by
+its model options, e.g. latent-z with ``marginal=False``) gets the same
+autoguide for its global sites and a local Gaussian per star for its per-star
+sites (:class:`~.vi_local.LocalLatentGuide`), started at the exact per-star
+posterior given the MAP; minibatches (``batch_size``) then subsample both the
+likelihood and the local guide.
+"""
 
 import time
 from functools import partial
@@ -8,16 +16,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from numpyro import handlers
 from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer.autoguide import AutoLowRankMultivariateNormal, AutoNormal
 from numpyro.infer.initialization import init_to_value
 
 from ..errors import FitConfigError
-from ..models import DEFAULT_B_F_PRIOR_MEAN, PARAM_SITES, ModelVariant, get_model
+from ..models import DEFAULT_B_F_PRIOR_MEAN, ModelVariant, get_model
 from .arrays import ModelData, VariantData, as_variant_data
 from .curvature import site_precision_diag
 from .laplace import decoder_precision_diag
 from .progress import progress_bar
+from .vi_local import LocalLatentGuide
 
 __all__ = ["GUIDES", "ElboTrace", "VIResult", "fit_vi"]
 
@@ -57,12 +67,17 @@ class VIResult(NamedTuple):
     trace : ElboTrace
     elapsed : float
         Wall-clock seconds.
+    local : dict of str to ndarray
+        A per-star form's per-star sites and derived sites (e.g. ``z_offset``
+        and ``z``), draws of shape (num_samples, num_train, k) jointly with
+        ``samples``; empty for other models.
     """
 
     samples: dict
     mean: dict
     trace: ElboTrace
     elapsed: float
+    local: dict
 
 
 def _guide(kind, model, init_params, rank):
@@ -74,32 +89,42 @@ def _guide(kind, model, init_params, rank):
     raise FitConfigError(f"guide must be one of {', '.join(GUIDES)}; got {kind!r}")
 
 
-def _initial_scales(kind, init_params, data: VariantData, rank, model, extra_sites):
+def _site_order(model, data: VariantData, params, sites):
+    """``sites`` in the order ``model`` samples them (AutoContinuous concatenates so)."""
+    seeded = handlers.seed(handlers.substitute(model, data=params), rng_seed=0)
+    trace = handlers.trace(seeded).get_trace(*data.base, **data.kwargs)
+    return tuple(name for name in trace if name in sites)
+
+
+def _initial_scales(kind, init_params, data: VariantData, rank, model, variant, order):
     """Guide scales at the MAP and each guide parameter's step size.
 
     The scales are ``1 / sqrt`` of the exact diagonal Hessian (the mean-field
     optimum of a Gaussian posterior): in closed form for the base sites
     (a variant's own terms in their Hessian are left out, so those start
-    wider), by Hessian-vector products for a variant's further sites.
+    wider) and for the variant's sites it gives a closed form for
+    (``variant.precision``), by Hessian-vector products for its other sites.
     Locations (and covariance factors) step in units of these scales,
     unconstrained scales in units of 1, so one learning rate suits parameters
     whose posterior widths differ by orders of magnitude (Adam's steps are
-    otherwise ~``learning_rate`` for every one).
+    otherwise ~``learning_rate`` for every one). ``order``: the guided sites
+    in the model's order.
     """
-    diag = decoder_precision_diag(init_params, data.base.apogee_flux, data.base.lamost_ivar)
-    if extra_sites:
-        diag.update(
-            site_precision_diag(model, tuple(data.base), data.kwargs, init_params, extra_sites)
-        )
-    scales = {name: 1.0 / jnp.sqrt(value) for name, value in diag.items()}
-    sites = (*PARAM_SITES, *extra_sites)
+    base = data.base
+    diag = decoder_precision_diag(init_params, base.apogee_flux, base.lamost_ivar)
+    if variant.precision is not None:
+        diag.update(variant.precision(init_params, base.apogee_flux, base.lamost_ivar))
+    probe = tuple(name for name in order if name not in diag)
+    if probe:
+        diag.update(site_precision_diag(model, tuple(base), data.kwargs, init_params, probe))
+    scales = {name: 1.0 / jnp.sqrt(diag[name]) for name in order}
     if kind == "normal":
-        init = {f"{name}_auto_scale": scales[name] for name in sites}
-        steps = {f"{name}_auto_loc": scales[name] for name in sites}
+        init = {f"{name}_auto_scale": scales[name] for name in order}
+        steps = {f"{name}_auto_loc": scales[name] for name in order}
         steps.update({key: jnp.ones_like(value) for key, value in init.items()})
         return init, steps
     # AutoContinuous guides concatenate the sites in the model's order.
-    flat = jnp.concatenate([scales[name].ravel() for name in PARAM_SITES])
+    flat = jnp.concatenate([scales[name].ravel() for name in order])
     init = {"auto_scale": flat}
     steps = {
         "auto_loc": flat,
@@ -120,14 +145,24 @@ def _scale_by_tree(steps):
 
 
 def _draw(auto, rng_key, params, train: VariantData, sites, num_samples, chunk=10):
-    """``num_samples`` guide draws of ``sites``, made ``chunk`` at a time into host arrays."""
+    """``num_samples`` guide draws of ``sites``, made ``chunk`` at a time into host arrays.
+
+    Returns
+    -------
+    dict of str to ndarray, each (num_samples, ...)
+    """
+
+    # compiled once per chunk size (eagerly, every chunk would compile its own ops)
+    @partial(jax.jit, static_argnums=1)
+    def draw(key, size, params, args, inputs):
+        out = auto.sample_posterior(key, params, *args, sample_shape=(size,), **inputs)
+        return {name: out[name] for name in sites}
+
     samples = {}
     for start in range(0, num_samples, chunk):
         size = min(chunk, num_samples - start)
         key = jax.random.fold_in(rng_key, start)
-        draws = auto.sample_posterior(
-            key, params, *train.base, sample_shape=(size,), **train.kwargs
-        )
+        draws = draw(key, size, params, tuple(train.base), train.kwargs)
         for name in sites:
             value = np.asarray(draws[name])
             if name not in samples:
@@ -175,8 +210,9 @@ def fit_vi(
     model : str or ModelVariant
         The model (:data:`~stereo_ppl.models.MODELS`; default the base model).
     guide : {"normal", "lowrank"}
-        ``AutoNormal`` (mean field) or ``AutoLowRankMultivariateNormal``
-        (base model only).
+        ``AutoNormal`` (mean field) or ``AutoLowRankMultivariateNormal`` of
+        the global sites (a per-star form's per-star sites always get a
+        local diagonal Gaussian per star).
     rank : int
         Rank of the low-rank guide's covariance factor.
     num_steps : int
@@ -189,7 +225,8 @@ def fit_vi(
     num_samples : int
         Posterior draws returned.
     batch_size : int, optional
-        Stars per minibatch; default all training stars.
+        Stars per minibatch; default all training stars. A per-star form's
+        local guide is subsampled with the likelihood.
     b_F_prior_mean : float
         Prior mean of ``b_F``.
     eval_every : int
@@ -213,14 +250,29 @@ def fit_vi(
         )
     variant = get_model(model)
     train = as_variant_data(train)
-    if variant.extra_sites and guide != "normal":
-        raise FitConfigError(f"model {variant.name!r} takes guide 'normal' only; got {guide!r}")
+    if guide not in GUIDES:
+        raise FitConfigError(f"guide must be one of {', '.join(GUIDES)}; got {guide!r}")
     dtype = train.base.apogee_flux.dtype
     sites = tuple(variant.site_dims)
     init_params = {k: jnp.asarray(init_params[k], dtype) for k in sites}
     model = partial(variant.model, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean)
-    auto = _guide(guide, model, init_params, rank)
-    scales, steps = _initial_scales(guide, init_params, train, rank, model, variant.extra_sites)
+    order = _site_order(model, train, init_params, sites)
+    scales, steps = _initial_scales(guide, init_params, train, rank, model, variant, order)
+    local_sites = ()
+    if variant.per_star is None:
+        auto = _guide(guide, model, init_params, rank)
+    else:  # per-star sites: a local Gaussian per star, started at their posterior given the MAP
+        model = partial(variant.per_star, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean)
+        local_start = variant.local.start(init_params, *train.base)
+        auto = LocalLatentGuide(
+            model,
+            lambda given: _guide(guide, given, init_params, rank),
+            variant.local.site_dims,
+            local_start,
+            derived=variant.local.derived,
+        )
+        steps = {**steps, **auto.step_scales()}
+        local_sites = (*local_start, *variant.local.derived)
     optimiser = optax.chain(
         optax.scale_by_adam(),
         _scale_by_tree(steps),
@@ -259,7 +311,8 @@ def fit_vi(
             seconds.append(time.perf_counter() - start)
             bar.update(length, elbo=elbo)
     params = svi.get_params(state)
-    samples = _draw(auto, key_draw, params, train, sites, num_samples)
+    samples = _draw(auto, key_draw, params, train, (*sites, *local_sites), num_samples)
+    local = {name: samples.pop(name) for name in local_sites}
     mean = {k: np.asarray(v) for k, v in auto.median(params).items() if k in sites}
     trace = ElboTrace(np.asarray(steps), np.asarray(elbos), np.asarray(seconds))
-    return VIResult(samples, mean, trace, time.perf_counter() - start)
+    return VIResult(samples, mean, trace, time.perf_counter() - start, local)

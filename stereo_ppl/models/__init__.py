@@ -14,13 +14,14 @@ from .errors_in_f1 import errors_in_f1_model
 from .labels import label_init, label_inputs, label_likelihood, labels_model
 from .latent_z import latent_z_model
 from .mlp import mlp_model
-from .variants import MODELS, ModelVariant, get_model
+from .variants import MODELS, LocalForm, ModelVariant, get_model
 
 __all__ = [
     "DEFAULT_B_F_PRIOR_MEAN",
     "MODELS",
     "PARAM_SITES",
     "SITE_DIMS",
+    "LocalForm",
     "ModelVariant",
     "decoder_priors",
     "encoder_prior",

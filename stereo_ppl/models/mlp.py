@@ -25,7 +25,7 @@ from ..dims import LAMOST_PIXEL, LATENT, STAR
 from ..errors import FitConfigError
 from .base import DEFAULT_B_F_PRIOR_MEAN, lamost_likelihood, linear_priors
 
-__all__ = ["ACTIVATIONS", "HIDDEN", "SITE_DIMS", "mlp_decoder", "mlp_model"]
+__all__ = ["ACTIVATIONS", "HIDDEN", "SITE_DIMS", "mlp_decoder", "mlp_model", "w_out_precision"]
 
 #: One unit of the decoder's hidden layer.
 HIDDEN = "hidden"
@@ -120,3 +120,41 @@ def mlp_model(
         mu = mlp_decoder(z, beta_F, b_F, W_in, b_in, W_out, activation=activation)
         flux = None if lamost_flux is None else lamost_flux[idx]
         lamost_likelihood(mu, lamost_ivar[idx], flux)
+
+
+def w_out_precision(
+    params,
+    apogee_flux,
+    lamost_ivar,
+    *,
+    activation: str = "tanh",
+    mlp_scale: float = 0.1,
+    **options,
+):
+    """Exact diagonal of the negative log joint's Hessian in ``W_out``.
+
+    The log joint is quadratic in ``W_out`` and separates over LAMOST pixels,
+    so its diagonal is ``1 / mlp_scale^2 + ivar^T h^2`` with the hidden
+    activations ``h = act(W_in z + b_in)``, ``z = beta_z F1`` (VI's starting
+    scale of the site, which is too large to probe element by element).
+
+    Parameters
+    ----------
+    params : dict
+        ``beta_z`` (c, P1), ``W_in`` (H, c), ``b_in`` (H,) at least.
+    apogee_flux : array, shape (n, P1)
+    lamost_ivar : array, shape (n, P2)
+    activation, mlp_scale
+        The model's options.
+    **options
+        Its other options (unused).
+
+    Returns
+    -------
+    dict
+        ``{"W_out": array (P2, H)}``.
+    """
+    del options
+    z = apogee_flux @ params["beta_z"].T
+    hidden = _activation(activation)(z @ params["W_in"].T + params["b_in"])
+    return {"W_out": mlp_scale**-2 + lamost_ivar.T @ hidden**2}

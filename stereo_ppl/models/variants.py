@@ -14,6 +14,11 @@ To add a model: write its function in its own module, declare its sites'
 dims there once (``SITE_DIMS``), and add a :class:`ModelVariant` to
 :data:`MODELS`; ``fit(model=...)``, ``stereo-ppl fit --model``, the results'
 layout and the per-star log likelihood (from its ``lamost_flux`` site) follow.
+
+A model whose ``model`` integrates per-star latents out may also offer their
+explicit per-star form (:class:`LocalForm`, e.g. latent-z's ``marginal=False``),
+which ``vi`` fits with a local guide per star while ``model`` still scores
+every star (the same model, its latents integrated out).
 """
 
 from collections.abc import Callable, Mapping
@@ -32,12 +37,36 @@ from .base import SITE_DIMS as BASE_SITE_DIMS
 from .base import rrr_model
 from .errors_in_f1 import apogee_error_inputs, errors_in_f1_model
 
-__all__ = ["MODELS", "ModelVariant", "get_model"]
+__all__ = ["MODELS", "LocalForm", "ModelVariant", "get_model"]
 
 #: Default hidden width of :func:`~stereo_ppl.models.mlp.mlp_model`.
 _MLP_HIDDEN = signature(_mlp.mlp_model).parameters["num_hidden"].default
 #: Methods of :func:`stereo_ppl.inference.fit` that fit any model.
 _SVI_METHODS = ("map", "vi")
+
+
+class LocalForm(NamedTuple):
+    """The per-star form of a model whose ``model`` integrates per-star latents out.
+
+    Attributes
+    ----------
+    option : str
+        The model option that selects it when set false (e.g. ``marginal``).
+    site_dims : mapping of str to tuple of str
+        Its per-star sample sites, star first (e.g. ``z_offset`` (star, latent)).
+    derived : tuple of str
+        Deterministic per-star sites of the per-star model worth drawing with
+        them (e.g. ``z``).
+    start : callable
+        ``start(params, apogee_flux, lamost_ivar, lamost_flux, **options) ->
+        {site: (loc (n, k), scale (n, k))}``: a diagonal Gaussian per star to
+        start its local guide, given the global parameters (normally the MAP).
+    """
+
+    option: str
+    site_dims: Mapping[str, tuple[str, ...]]
+    derived: tuple[str, ...]
+    start: Callable
 
 
 class ModelVariant(NamedTuple):
@@ -76,6 +105,17 @@ class ModelVariant(NamedTuple):
         ``--model-option NAME=VALUE``).
     options : mapping
         The options set (see :meth:`configured`).
+    precision : callable, optional
+        ``precision(params, apogee_flux, lamost_ivar, **options) -> dict``:
+        closed-form diagonal curvature (unconstrained space) of extra sites too
+        large to probe one element at a time (VI's starting scales; see
+        :mod:`stereo_ppl.inference.curvature`).
+    local : LocalForm, optional
+        Its per-star form, if it has one.
+    per_star : callable, optional
+        Set by :meth:`configured` when the options select ``local``: the
+        per-star model function (options bound) that ``vi`` fits; ``model``
+        stays the one with the latents integrated out, which scores stars.
     """
 
     name: str
@@ -88,6 +128,9 @@ class ModelVariant(NamedTuple):
     methods: tuple[str, ...] = _SVI_METHODS
     option_names: tuple[str, ...] = ()
     options: Mapping | None = None
+    precision: Callable | None = None
+    local: LocalForm | None = None
+    per_star: Callable | None = None
 
     def configured(self, options: Mapping | None) -> "ModelVariant":
         """This model with keyword ``options`` of its model function fixed.
@@ -106,11 +149,32 @@ class ModelVariant(NamedTuple):
                 f"model {self.name!r} has no option {', '.join(map(repr, unknown))}; "
                 f"its options: {takes}"
             )
-        init = None if self.init is None else partial(self.init, **options)
+        scoring = dict(options)
+        per_star, methods = None, self.methods
+        if self.local is not None and self.local.option in options:
+            selected = scoring.pop(self.local.option)
+            if not isinstance(selected, bool):
+                raise FitConfigError(
+                    f"model {self.name!r}: option {self.local.option!r} must be true or false; "
+                    f"got {selected!r}"
+                )
+            if not selected:  # the per-star form, fitted by vi with a local guide
+                per_star, methods = partial(self.model, **options), ("vi",)
+        bind = lambda f: None if f is None else partial(f, **scoring)  # noqa: E731
         # an option named like a site fixes it (e.g. latent-z's sigma_z)
         dims = {k: v for k, v in self.site_dims.items() if k not in options}
+        local = self.local
+        if local is not None:
+            local = local._replace(start=partial(local.start, **scoring))
         return self._replace(
-            model=partial(self.model, **options), site_dims=dims, init=init, options=dict(options)
+            model=partial(self.model, **scoring),
+            site_dims=dims,
+            init=bind(self.init),
+            precision=bind(self.precision),
+            options=dict(options),
+            methods=methods,
+            local=local,
+            per_star=per_star,
         )
 
     @property
@@ -174,8 +238,12 @@ MODELS = {
         _latent_z.latent_z_model,
         {**BASE_SITE_DIMS, **_latent_z.SITE_DIMS},
         init=_latent_z_init,
-        description="z_i ~ Normal(beta_z F1_i, sigma_z), integrated out exactly",
-        option_names=("sigma_z", "sigma_z_scale"),
+        description="z_i ~ Normal(beta_z F1_i, sigma_z), integrated out exactly "
+        "(marginal=false: per star, by vi with a local guide)",
+        option_names=("sigma_z", "sigma_z_scale", "marginal"),
+        local=LocalForm(
+            "marginal", dict(_latent_z.LOCAL_SITE_DIMS), ("z",), _latent_z.z_offset_start
+        ),
     ),
     "errors-in-f1": ModelVariant(
         "errors-in-f1",
@@ -190,8 +258,8 @@ MODELS = {
         {**BASE_SITE_DIMS, **_mlp.SITE_DIMS},
         init=_mlp_init,
         description="linear decoder plus an MLP residual (default tanh, 16 hidden units)",
-        methods=("map",),
         option_names=("num_hidden", "activation", "mlp_scale"),
+        precision=_mlp.w_out_precision,
     ),
 }
 
