@@ -50,6 +50,14 @@ def demo(
     batch_size: BatchSize = None,
     holdout_fraction: Holdout = 0.2,
     x64: X64 = False,
+    pair: Annotated[
+        str,
+        typer.Option(
+            "--pair",
+            help="Surveys 1 and 2: apogee-lamost (through survey files and prepare), "
+            "galah-lamost or apogee-galah (the built-in pair fitted as generated).",
+        ),
+    ] = "apogee-lamost",
 ) -> None:
     """Write the built-in survey as survey files, prepare them, fit several c, plot."""
     enable_x64(x64)
@@ -64,4 +72,5 @@ def demo(
         num_steps=steps,
         batch_size=batch_size,
         heldout_fraction=holdout_fraction,
+        pair=pair,
     )

@@ -24,6 +24,7 @@ def run_demo(
     batch_size: int | None = None,
     heldout_fraction: float,
     num_workers: int | None = None,
+    pair: str = "apogee-lamost",
 ) -> list[dict]:
     """Make the built-in survey, write it as survey files, prepare, fit each ``c``.
 
@@ -38,6 +39,12 @@ def run_demo(
     ``c`` (each as soon as it finishes), ``log_joint.png`` (the seed's Fig. 1)
     and ``summary.csv``.
 
+    Another ``pair`` (``"galah-lamost"``, ``"apogee-galah"``:
+    :func:`stereo_ppl.datasets.make_builtin_pair`) skips the files and
+    ``prepare`` (which reads APOGEE and LAMOST files) and fits the built-in
+    pair as generated; ``PAIRED.nc``, ``TRUTH.nc`` and the rest are written
+    the same way.
+
     Parameters
     ----------
     method : str
@@ -46,6 +53,8 @@ def run_demo(
         SVI options (``map`` and ``vi`` only).
     num_workers : int, optional
         Processes reading the files (default: CPU cores, at most 8).
+    pair : str
+        ``"survey1-survey2"``, one of :data:`stereo_ppl.datasets.PAIRS`.
 
     Returns
     -------
@@ -57,36 +66,48 @@ def run_demo(
     import jax
 
     from ..compare import fit_summary
-    from ..datasets import make_builtin
+    from ..datasets import PAIRS, make_builtin, make_builtin_pair
     from ..datasets.files import prepared_truth, write_builtin_files
+    from ..errors import StereoPPLError
     from ..inference import fit
     from ..io import atomic_write, save_dataset, save_fit, save_paired
     from ..plots import plot_log_joint
     from ..prepare import Cuts, prepare_paired
     from .prepare_cmd import print_prepare_summary
 
+    if pair not in PAIRS:
+        raise StereoPPLError(f"--pair {pair}: choose one of {', '.join(PAIRS)}")
     out.mkdir(parents=True, exist_ok=True)
-    with console.status(f"making the built-in dataset ({num_stars} stars) and its files"):
-        survey = make_builtin(seed, num_stars=num_stars)
-        files = write_builtin_files(survey, out / "files")
-    console.print(
-        f"wrote {files.num_stars} stars and {files.num_failing} rows to be dropped "
-        f"to {out / 'files'}"
-    )
-    result = prepare_paired(
-        catalogue=files.catalogue,
-        apogee_dir=files.apogee_dir,
-        lamost_dir=files.lamost_dir,
-        cuts=Cuts(min_lamost_snr=DEMO_MIN_LAMOST_SNR),
-        num_workers=num_workers or min(os.cpu_count() or 1, 8),
-        progress=True,
-        report=lambda rejection: None,  # expected ones; listed in the summary below
-    )
-    paired = result.paired.assign_attrs(seed=seed)
-    save_paired(paired, out / "PAIRED.nc")
-    save_dataset(prepared_truth(survey, paired), out / "TRUTH.nc")
-    print_prepare_summary(result)
-    console.print(f"wrote {out / 'PAIRED.nc'} and {out / 'TRUTH.nc'}")
+    if pair != PAIRS[0]:
+        survey1, survey2 = pair.split("-")
+        with console.status(f"making the built-in {pair} pair ({num_stars} stars)"):
+            survey = make_builtin_pair(seed, survey1=survey1, survey2=survey2, num_stars=num_stars)
+        paired = survey.paired
+        save_paired(paired, out / "PAIRED.nc")
+        save_dataset(survey.truth, out / "TRUTH.nc")
+        console.print(f"wrote {out / 'PAIRED.nc'} and {out / 'TRUTH.nc'} (no survey files)")
+    else:
+        with console.status(f"making the built-in dataset ({num_stars} stars) and its files"):
+            survey = make_builtin(seed, num_stars=num_stars)
+            files = write_builtin_files(survey, out / "files")
+        console.print(
+            f"wrote {files.num_stars} stars and {files.num_failing} rows to be dropped "
+            f"to {out / 'files'}"
+        )
+        result = prepare_paired(
+            catalogue=files.catalogue,
+            apogee_dir=files.apogee_dir,
+            lamost_dir=files.lamost_dir,
+            cuts=Cuts(min_lamost_snr=DEMO_MIN_LAMOST_SNR),
+            num_workers=num_workers or min(os.cpu_count() or 1, 8),
+            progress=True,
+            report=lambda rejection: None,  # expected ones; listed in the summary below
+        )
+        paired = result.paired.assign_attrs(seed=seed)
+        save_paired(paired, out / "PAIRED.nc")
+        save_dataset(prepared_truth(survey, paired), out / "TRUTH.nc")
+        print_prepare_summary(result)
+        console.print(f"wrote {out / 'PAIRED.nc'} and {out / 'TRUTH.nc'}")
 
     sgd = {"num_steps": num_steps, "batch_size": batch_size}
     sgd = {k: v for k, v in sgd.items() if v is not None}

@@ -155,3 +155,24 @@ def test_galah_pair_through_sweep_compare_and_denoise(pairs, tmp_path):
     observed = pairs["apogee-galah"].paired["lamost_flux"].values
     assert np.isfinite(denoised).all()
     assert np.abs(denoised - truth).mean() < 0.7 * np.abs(observed - truth).mean()
+
+
+@pytest.mark.slow
+def test_demo_fits_a_galah_pair(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "demo"
+    args = ["demo", "--out", str(out), "--num-stars", "40", "-c", "2", "--pair", "galah-lamost"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert not (out / "files").exists()
+    paired = load_paired(out / "PAIRED.nc")
+    assert survey_names(paired) == ("GALAH", "LAMOST") and paired.sizes["apogee_pixel"] == 16384
+    truth = xr.open_dataset(out / "TRUTH.nc", engine="h5netcdf")
+    with truth:
+        np.testing.assert_array_equal(truth["obsid"], paired["obsid"])
+    assert survey_names(load_fit(out / "fit_c002.nc")) == ("GALAH", "LAMOST")
+    assert (out / "summary.csv").read_text().count("\n") == 2
+    result = runner.invoke(app, ["demo", "--out", str(out), "--pair", "lamost-apogee"])
+    assert "--pair lamost-apogee: choose one of apogee-lamost, galah-lamost" in str(
+        result.exception
+    )
