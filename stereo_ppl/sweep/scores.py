@@ -135,8 +135,11 @@ def score_fit(tree: xr.DataTree, paired: xr.Dataset) -> xr.Dataset:
     if tree.attrs.get("model", "base") == "base":
         b_mean = float(tree.attrs.get("b_F_prior_mean", DEFAULT_B_F_PRIOR_MEAN))
         params = point_estimate(tree)
-        arrays = (paired[k].values for k in ("apogee_flux", "lamost_flux", "lamost_ivar"))
-        point = point_log_likelihood(params, *arrays)
+        # survey 1 as fitted: bad pixels (apogee_ivar == 0) filled with the training mean
+        f1 = tree["constant_data"]["apogee_flux"].values
+        point = point_log_likelihood(
+            params, f1, paired["lamost_flux"].values, paired["lamost_ivar"].values
+        )
         prior = log_prior(params, b_F_prior_mean=b_mean)
     else:  # a variant's own likelihood (e.g. marginal over z) and its recorded log joint
         point, prior = _variant_point_scores(tree, heldout)

@@ -9,6 +9,7 @@ from stereo_ppl.data import make_paired, validate_paired
 from stereo_ppl.errors import PairedDataError
 from stereo_ppl.inference import fit
 from stereo_ppl.inference.arrays import fill_bad_apogee_pixels
+from stereo_ppl.sweep.scores import score_fit
 
 #: (star, pixel) entries marked bad: a "chip gap" (pixels 30-32 of 6 stars) and strays.
 GAP_STARS, GAP_PIXELS = [1, 4, 9, 17, 22, 31], [30, 31, 32]
@@ -130,6 +131,16 @@ def test_exact_fit_on_masked_pixels_is_finite_and_ignores_their_values():
         np.testing.assert_array_equal(
             trees[1]["posterior"][name].values, tree["posterior"][name].values
         )
+
+
+def test_sweep_scores_of_a_masked_fit_use_the_filled_flux():
+    ds, _ = masked()
+    tree = fit(jax.random.key(3), ds, num_latent=2, method="exact")
+    scores = score_fit(tree, ds)
+    np.testing.assert_allclose(
+        scores["lpd"].values, tree["log_likelihood"]["lamost_flux"].values[0, 0], rtol=1e-4
+    )
+    assert np.isfinite(float(scores["heldout_log_joint"]))
 
 
 def test_masked_fit_predicts_held_out_spectra_about_as_well_as_complete_data():
