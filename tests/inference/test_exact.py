@@ -99,9 +99,12 @@ def test_gradient_vanishes_at_solution(solved):
     (f1, f2, ivar), result = solved
     final = _grad_norm(result.params, f1, f2, ivar, 3)
     start = result.trace.grad_norm[0]
-    assert_allclose(final, result.grad_norm, rtol=1e-3 if _is64() else 0.2, atol=1e-6)
-    # float32 cannot resolve the gradient below the rounding of the fitted flux
-    assert final < (1e-7 if _is64() else 2e-3) * start, (final, start)
+    # float32 cannot resolve the gradient below the rounding of the fitted flux:
+    # there the float32 and float64 evaluations are two draws of that rounding
+    bound = (1e-7 if _is64() else 2e-3) * start
+    assert final < bound and result.grad_norm < bound, (final, result.grad_norm, start)
+    if _is64():
+        assert_allclose(final, result.grad_norm, rtol=1e-3, atol=1e-6)
 
 
 @pytest.mark.core
@@ -292,6 +295,18 @@ def test_warm_start_from_solution(solved):
     again = solve_exact(jax.random.key(0), f1, f2, ivar, num_latent=3, init=result.params)
     assert again.converged and again.num_iterations <= 5
     assert_allclose(again.log_joint, result.log_joint, rtol=1e-10 if _is64() else 1e-6)
+
+
+@pytest.mark.core
+def test_far_off_start_is_not_taken_as_converged(solved):
+    # The gradient at a far-off start is huge; relative to it, the gradient
+    # after one block sweep looked converged and the solver stopped there.
+    (f1, f2, ivar), result = solved
+    far = {**result.params, "beta_F": 1e3 * np.asarray(result.params["beta_F"])}
+    again = solve_exact(jax.random.key(0), f1, f2, ivar, num_latent=3, init=far)
+    assert again.trace.log_joint[0] < result.log_joint - 1e3 * abs(result.log_joint)
+    assert again.num_iterations > 1
+    assert_allclose(again.log_joint, result.log_joint, rtol=1e-8 if _is64() else 1e-5)
 
 
 @pytest.mark.core
