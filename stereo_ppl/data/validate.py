@@ -49,14 +49,18 @@ def survey_names(ds: xr.Dataset | xr.DataTree) -> tuple[str, str]:
     Returns
     -------
     survey1, survey2 : str
-        Attributes ``survey1`` and ``survey2``, each defaulting to
-        :data:`DEFAULT_SURVEYS` (files written before the attributes existed).
+        Attributes ``survey1`` and ``survey2``; where one is missing, the
+        ``survey`` attribute of the role's wavelength coordinate (a dataset
+        whose attributes were dropped), else :data:`DEFAULT_SURVEYS` (files
+        written before the attributes existed).
     """
-    attrs = ds.attrs
-    return tuple(
-        str(attrs.get(role, default))
-        for role, default in zip(("survey1", "survey2"), DEFAULT_SURVEYS, strict=True)
-    )
+    names = []
+    for role, wl_name, default in zip(
+        ("survey1", "survey2"), _WAVELENGTH.values(), DEFAULT_SURVEYS, strict=True
+    ):
+        on_grid = ds[wl_name].attrs.get("survey") if wl_name in ds.coords else None
+        names.append(str(ds.attrs.get(role, on_grid if on_grid is not None else default)))
+    return tuple(names)
 
 
 def describe_star(ds: xr.Dataset, index: int) -> str:

@@ -72,6 +72,10 @@ def test_bad_survey_names_are_errors():
         validate_paired(ds.assign_attrs(survey1="APOGEE"))
     with pytest.raises(PairedDataError, match="attribute survey2 must be a non-empty survey name"):
         validate_paired(ds.assign_attrs(survey2=""))
+    # attributes dropped by some xarray operation: the wavelength coordinates still say
+    bare = ds.copy()
+    bare.attrs = {}
+    assert survey_names(bare) == ("GALAH", "LAMOST")
 
 
 @pytest.mark.core
