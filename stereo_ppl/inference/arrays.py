@@ -19,6 +19,7 @@ __all__ = [
     "VariantData",
     "as_variant_data",
     "check_num_latent",
+    "fill_as_fitted",
     "fill_bad_apogee_pixels",
     "log_joint_fn",
     "model_data",
@@ -155,7 +156,58 @@ def fill_bad_apogee_pixels(paired: xr.Dataset, train) -> FilledApogee:
     if good.all():
         return FilledApogee(paired, 0, 0)
     train = np.asarray(train, dtype=int)
-    known = good[train]
+    mean = _good_mean(paired, flux[train], good[train])
+    return _fill(paired, flux, good, mean)
+
+
+def fill_as_fitted(tree: xr.DataTree, paired: xr.Dataset) -> FilledApogee:
+    """Fill bad survey-1 pixels of any stars as a fit filled its own.
+
+    For using a fit on stars with bad survey-1 pixels (its own, or new ones,
+    e.g. in a posterior predictive check): each bad pixel gets the mean that
+    :func:`fill_bad_apogee_pixels` gave it when fitting, recomputed from the
+    fit's ``constant_data`` (its training stars' good pixels).
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit (``constant_data``: ``apogee_flux``, ``heldout`` and, where the
+        fitted dataset had it, ``apogee_ivar``).
+    paired : xarray.Dataset
+        Stars on the fit's survey-1 pixels; without ``apogee_ivar`` nothing is bad.
+
+    Returns
+    -------
+    FilledApogee
+        As for :func:`fill_bad_apogee_pixels`.
+
+    Raises
+    ------
+    PairedDataError
+        If ``paired`` has another number of survey-1 pixels than the fit.
+    """
+    if "apogee_ivar" not in paired:
+        return FilledApogee(paired, 0, 0)
+    flux = np.asarray(paired["apogee_flux"].values)
+    good = (np.asarray(paired["apogee_ivar"].values) > 0) & np.isfinite(flux)
+    if good.all():
+        return FilledApogee(paired, 0, 0)
+    const = tree["constant_data"]
+    if const.sizes[APOGEE_PIXEL] != paired.sizes[APOGEE_PIXEL]:
+        raise PairedDataError(
+            f"the paired dataset has {paired.sizes[APOGEE_PIXEL]} {APOGEE_PIXEL}s but the fit "
+            f"has {const.sizes[APOGEE_PIXEL]}"
+        )
+    train = ~np.asarray(const["heldout"].values, dtype=bool)
+    fitted = np.asarray(const["apogee_flux"].values)[train]
+    known = np.ones(fitted.shape, dtype=bool)
+    if "apogee_ivar" in const:
+        known = np.asarray(const["apogee_ivar"].values)[train] > 0
+    return _fill(paired, flux, good, _good_mean(paired, fitted, known))
+
+
+def _good_mean(paired: xr.Dataset, flux: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Mean over stars of ``flux`` (k, P1) where ``known``; raise naming a pixel with none."""
     count = known.sum(axis=0)
     if np.any(count == 0):
         pixel = int(np.flatnonzero(count == 0)[0])
@@ -168,7 +220,11 @@ def fill_bad_apogee_pixels(paired: xr.Dataset, train) -> FilledApogee:
             f"{describe_pixel(paired, APOGEE_PIXEL, pixel)} is bad (apogee_ivar == 0) in every "
             f"training star, so it has no mean to be filled with{more}; drop that pixel"
         )
-    mean = np.where(known, flux[train], 0.0).sum(axis=0, dtype=np.float64) / count
+    return np.where(known, flux, 0.0).sum(axis=0, dtype=np.float64) / count
+
+
+def _fill(paired, flux, good, mean) -> FilledApogee:
+    """``paired`` with ``flux`` replaced by ``mean`` (P1,) where not ``good``."""
     filled = np.where(good, flux, mean[None, :].astype(flux.dtype))
     num_pixels, num_stars = int((~good).sum()), int(np.any(~good, axis=1).sum())
     attrs = {

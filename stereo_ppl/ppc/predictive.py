@@ -37,7 +37,7 @@ import xarray as xr
 
 from .._version import __version__
 from ..dims import LAMOST_PIXEL, STAR
-from ..inference.arrays import model_data
+from ..inference.arrays import fill_as_fitted, model_data
 from ..inference.loglik import log_likelihood_per_star
 from ..models import DEFAULT_B_F_PRIOR_MEAN
 from .draw import SITE, draw_replicates
@@ -117,7 +117,7 @@ def posterior_predictive(
     chosen = {k: v[picks[..., 0], picks[..., 1]] for k, v in params.items()}
     num_latent = int(params["beta_z"].shape[-2])
     b_F_prior_mean = float(fit.attrs.get("b_F_prior_mean", DEFAULT_B_F_PRIOR_MEAN))
-    subset = paired.isel({STAR: index})
+    subset = fill_as_fitted(fit, paired.isel({STAR: index})).paired  # bad survey-1 pixels
     data = model_data(subset)
 
     rep, prior, done = draw_replicates(

@@ -8,7 +8,8 @@ from factories import small_paired
 from stereo_ppl.data import make_paired, validate_paired
 from stereo_ppl.errors import PairedDataError
 from stereo_ppl.inference import fit
-from stereo_ppl.inference.arrays import fill_bad_apogee_pixels
+from stereo_ppl.inference.arrays import fill_as_fitted, fill_bad_apogee_pixels
+from stereo_ppl.ppc import posterior_predictive
 from stereo_ppl.sweep.scores import score_fit
 
 #: (star, pixel) entries marked bad: a "chip gap" (pixels 30-32 of 6 stars) and strays.
@@ -141,6 +142,20 @@ def test_sweep_scores_of_a_masked_fit_use_the_filled_flux():
         scores["lpd"].values, tree["log_likelihood"]["lamost_flux"].values[0, 0], rtol=1e-4
     )
     assert np.isfinite(float(scores["heldout_log_joint"]))
+
+
+def test_posterior_predictive_fills_masked_pixels_as_the_fit_did():
+    ds, bad = masked()
+    tree = fit(jax.random.key(1), ds, num_latent=3, method="exact")
+    refilled = fill_as_fitted(tree, ds)
+    np.testing.assert_allclose(
+        refilled.paired["apogee_flux"].values, tree["constant_data"]["apogee_flux"].values
+    )
+    assert refilled.num_pixels == bad.sum()
+    ppc = posterior_predictive(jax.random.key(0), tree, ds, stars="all", num_samples=4)
+    replicates = ppc["posterior_predictive"]["lamost_flux_rep"].values
+    assert np.isfinite(replicates).all()
+    assert np.isfinite(ppc["constant_data"]["apogee_flux"].values).all()
 
 
 def test_masked_fit_predicts_held_out_spectra_about_as_well_as_complete_data():
