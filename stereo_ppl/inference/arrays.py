@@ -128,7 +128,9 @@ def fill_bad_apogee_pixels(paired: xr.Dataset, train) -> FilledApogee:
     gathering its inputs, so the fit's ``constant_data`` holds the filled
     flux its parameters mean eq. 1–2 on; the ``errors-in-f1`` model fills the
     same pixels with the same mean and also widens them
-    (:func:`~stereo_ppl.models.errors_in_f1.apogee_error_inputs`).
+    (:func:`~stereo_ppl.models.errors_in_f1.apogee_error_inputs`). To use a
+    fit on stars with bad survey-1 pixels later (e.g. a posterior predictive
+    check), :func:`fill_as_fitted` fills them with the same means.
 
     Parameters
     ----------
