@@ -265,12 +265,16 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
     # materialise u once: otherwise XLA recomputes it inside every shifted view
     u = jax.lax.optimization_barrier(u)
     artefact = classify(u, usable, step_mask, bad_column, sky, t)
-    artefact = jnp.where(good_row[:, None], artefact, 0).astype(jnp.int8)
+    # materialised once: otherwise every consumer recomputes the whole classification
+    artefact = jax.lax.optimization_barrier(
+        jnp.where(good_row[:, None], artefact, 0).astype(jnp.int8)
+    )
     z = jnp.where(good_row[:, None], z, 0.0)
     cov = jnp.where(good_row[:, None, None], cov, 0.0)
     variance = pixel_variance(decoder, cov)
     sigma = jnp.where(good_row[:, None], jnp.sqrt(jnp.maximum(variance, 0.0)), jnp.inf)
-    denoised = z @ beta.T + b
+    # z is the last solve's: B z is ``fitted`` (0 where the status is bad)
+    denoised = jnp.where(good_row[:, None], fitted, 0.0) + b
     residual = jnp.where(usable, (flux - denoised) * jnp.sqrt(weight), 0.0)
     r_eff = jnp.where(usable, (y - fitted - step_part) * inv_sd, 0.0)
     counted = usable & (artefact == 0)

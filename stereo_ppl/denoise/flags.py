@@ -242,12 +242,19 @@ def step_statistic(
     return statistic, jump
 
 
-def _shift(x: jax.Array, by: int, fill) -> jax.Array:
-    """``x`` moved right by ``by`` pixels along the last axis (left for by < 0)."""
-    pad = jnp.full((*x.shape[:-1], abs(by)), fill, x.dtype)
-    if by > 0:
-        return jnp.concatenate([pad, x[..., :-by]], axis=-1)
-    return jnp.concatenate([x[..., -by:], pad], axis=-1)
+#: Pixels of padding on each side of the arrays :func:`classify` looks along.
+_PAD = 8
+
+
+def _padded(x: jax.Array, fill) -> jax.Array:
+    """``x`` with ``_PAD`` pixels of ``fill`` on each side of the last axis."""
+    return jnp.pad(x, ((0, 0), (_PAD, _PAD)), constant_values=fill)
+
+
+def _at(x: jax.Array, by: int) -> jax.Array:
+    """For ``x`` from :func:`_padded`: the value at pixel ``i + by`` for every pixel ``i``."""
+    m = x.shape[-1] - 2 * _PAD
+    return jax.lax.slice_in_dim(x, _PAD + by, _PAD + by + m, axis=-1)
 
 
 def classify(
@@ -278,33 +285,43 @@ def classify(
         :data:`ARTEFACT_CODES`.
     """
     t = thresholds
-    positive = u > 0
-    core0 = good & (jnp.abs(u) > t.outlier)
-    # grow into same-signed neighbours above ``grow`` (the wings of a cosmic ray)
-    wing = good & (jnp.abs(u) > t.grow)
-    near = (_shift(core0, 1, False) & (_shift(positive, 1, False) == positive)) | (
-        _shift(core0, -1, False) & (_shift(positive, -1, False) == positive)
+    # every look at a neighbour is a slice of a padded array materialised once,
+    # so XLA fuses each stage into one loop instead of a pass per shift
+    u_pad, good_pad = jax.lax.optimization_barrier(
+        (_padded(jnp.where(good, u, 0.0), 0.0), _padded(good, False))
     )
-    # materialised once, not recomputed inside every shifted view below
-    core = jax.lax.optimization_barrier(core0 | (wing & near))
-    # a positive run longer than max_width is not a cosmic ray
+    x = _at(u_pad, 0)
+    positive = x > 0
+
+    def core_at(by):
+        """Above ``outlier`` at pixel ``i + by`` (with the sign of pixel ``i``)."""
+        y = _at(u_pad, by)
+        return _at(good_pad, by) & (jnp.abs(y) > t.outlier) & ((y > 0) == positive)
+
+    # grown into same-signed neighbours above ``grow`` (the wings of a cosmic ray)
+    wing = good & (jnp.abs(x) > t.grow)
+    core = core_at(0) | (wing & (core_at(1) | core_at(-1)))
     up = core & positive
+    # a positive peak must stand out from the pixels 3-4 away on either side (a
+    # misfit line of a spectrum the decoder cannot describe does not)
+    away = (-4, -3, 3, 4)
+    near_sum = sum(_at(u_pad, by) for by in away)
+    near_num = sum(_at(good_pad, by).astype(u.dtype) for by in away)
+    peak = up & (x - near_sum / jnp.maximum(near_num, 1.0) > t.outlier)
+    up_pad, peak_pad = jax.lax.optimization_barrier((_padded(up, False), _padded(peak, False)))
+    # a positive run longer than max_width is not a cosmic ray
     span = t.max_width + 1
-    start = up
-    for by in range(1, span):
-        start = start & _shift(up, -by, False)  # runs of ``span`` starting here
-    long = start
-    for by in range(1, span):
-        long = long | _shift(start, by, False)
-    # ... nor one that does not stand out from the pixels 3-4 away on either
-    # side (a misfit line of a spectrum the decoder cannot describe)
-    uu = jnp.where(good, u, 0.0)
-    near_sum = sum(_shift(uu, by, 0.0) for by in (-4, -3, 3, 4))
-    near_num = sum(_shift(good.astype(u.dtype), by, 0.0) for by in (-4, -3, 3, 4))
-    peak = up & (u - near_sum / jnp.maximum(near_num, 1.0) > t.outlier)
-    peak = peak | _shift(peak, 1, False) | _shift(peak, -1, False)
-    peak = peak | _shift(peak, 1, False) | _shift(peak, -1, False)
-    cosmic = up & ~long & peak
+    long = jnp.zeros_like(up)
+    for first in range(1 - span, 1):
+        run = _at(up_pad, first)
+        for by in range(first + 1, first + span):
+            run = run & _at(up_pad, by)
+        long = long | run
+    # the peak test passed within two pixels
+    near_peak = _at(peak_pad, -2)
+    for by in (-1, 0, 1, 2):
+        near_peak = near_peak | _at(peak_pad, by)
+    cosmic = up & ~long & near_peak
     code = jnp.where(core, 4, 0)
     code = jnp.where(cosmic, 1, code)
     code = jnp.where(core & sky[None, :], 4, code)
