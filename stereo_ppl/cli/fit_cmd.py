@@ -24,9 +24,10 @@ _METHOD_OPTIONS = {
 _DEFAULT_METHOD = {"base": "exact"}
 _MODEL_HELP = (
     "Model: base (seed eq. 1-2), labels (eq. 1-3: labels from z; the paired dataset must "
-    "carry labels), latent-z (z ~ Normal(beta_z F1, sigma_z), integrated out), errors-in-f1 "
+    "carry labels), latent-z (z ~ Normal(beta_z F1, sigma_z), integrated out; "
+    "--model-option marginal=false: z per star, fitted by vi with a local guide), errors-in-f1 "
     "(APOGEE errors integrated out; needs apogee_ivar) or mlp (MLP residual decoder). "
-    "Models other than base take --method map or vi (mlp: map)."
+    "Models other than base take --method map or vi (latent-z with marginal=false: vi)."
 )
 
 
@@ -124,8 +125,11 @@ def fit(
     from ..io import load_paired, save_fit
     from ..models import get_model
 
-    model = get_model(model).name
-    method = _DEFAULT_METHOD.get(model, "map") if method is None else method
+    model_options = parse_name_values(model_option or [], flag="--model-option")
+    variant = get_model(model).configured(model_options)
+    model = variant.name
+    if method is None:  # the model's default, or the one method its options allow
+        method = _DEFAULT_METHOD.get(model, "map" if "map" in variant.methods else "vi")
 
     options = method_options(
         method,
@@ -146,7 +150,7 @@ def fit(
         data,
         num_latent=c,
         model=model,
-        model_options=parse_name_values(model_option or [], flag="--model-option"),
+        model_options=model_options,
         method=method,
         seed=seed,
         heldout_fraction=holdout_fraction,
