@@ -15,8 +15,7 @@ import pytest
 from factories import small_paired
 
 from stereo_ppl.data import make_paired
-from stereo_ppl.errors import FitConfigError
-from stereo_ppl.inference import fit, fit_map, fit_vi, model_data, solve_exact
+from stereo_ppl.inference import fit_map, fit_vi, model_data, solve_exact
 from stereo_ppl.models import get_model
 
 SIGMA_Z = 0.3
@@ -104,7 +103,7 @@ def test_per_star_vi_recovers_sigma_z_and_covers_each_stars_z(local_fits):
 
 
 def test_minibatches_agree_with_the_full_batch(local_fits):
-    train, z_true, full, mini = local_fits
+    _, _, full, mini = local_fits
     np.testing.assert_allclose(
         mini.samples["sigma_z"].mean(), full.samples["sigma_z"].mean(), rtol=0.03
     )
