@@ -88,14 +88,17 @@ def separable_weights(ivar, *, iters=30):
     """
     w = np.asarray(ivar, np.float64)
     good = w > 0
+    mask = good.astype(np.float64)
     logw = np.log(np.where(good, w, 1.0))
     count_star = good.sum(axis=1)
     count_pix = good.sum(axis=0)
+    sum_star = (mask * logw).sum(axis=1)
+    sum_pix = (mask * logw).sum(axis=0)
     log_k = np.zeros(w.shape[0])
     log_o = np.zeros(w.shape[1])
-    for _ in range(iters):
-        log_o = np.where(good, logw - log_k[:, None], 0.0).sum(0) / np.maximum(count_pix, 1)
-        log_k = np.where(good, logw - log_o[None, :], 0.0).sum(1) / np.maximum(count_star, 1)
+    for _ in range(iters):  # masked means as matrix-vector products
+        log_o = (sum_pix - log_k @ mask) / np.maximum(count_pix, 1)
+        log_k = (sum_star - mask @ log_o) / np.maximum(count_star, 1)
     shift = 0.0
     if good.any():
         shift = 0.5 * (np.mean(log_k[count_star > 0]) - np.mean(log_o[count_pix > 0]))
