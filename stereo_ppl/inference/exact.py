@@ -375,8 +375,11 @@ def _optimise(state, p, *, max_iter, tol, gtol, bar):
     eta_als = _ETA_ALS if state.mode == "exact" else _ETA_ALS_CHEAP
     while it < max_iter and it < _MAX_ALS:
         pc = state.precond(p, vertical=False, star=False)
+        # each block step sees one pytree structure (no recompilation)
+        pc = pc._replace(star_inv=None, design_inv=None)
         p, cg_t, _ = K.theta_step(p, pc, state.data, eta_als, _MAX_CG)
         pc = state.precond(p, vertical=False, theta=False)
+        pc = pc._replace(theta_inv=None, z_mean=None)
         p, cg_a, _ = K.a_step(p, pc, state.data, eta_als, _MAX_CG)
         p = state.balanced(p)
         f_new, gnorm = state.record(p, int(cg_t) + int(cg_a))
@@ -392,7 +395,7 @@ def _optimise(state, p, *, max_iter, tol, gtol, bar):
     g0 = max(gnorm, 1e-300) if g0 is None else g0
     delta, stall, newton = -1.0, 0, 0
     while it < max_iter:
-        eta = min(0.5, max(_ETA_MIN, np.sqrt(gnorm / g0)))
+        eta = float(min(0.5, max(_ETA_MIN, np.sqrt(gnorm / g0))))  # one dtype: one compile
         refresh = newton % _REFRESH == 0
         pc = state.precond(p, vertical=True, theta=refresh, star=refresh)
         step, gx, xhx, cg, res, xnorm, rnorm = K.newton_step(
