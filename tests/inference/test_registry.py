@@ -56,7 +56,14 @@ def test_latent_z_log_likelihood_is_the_marginal_over_z():
 
 
 def test_variant_methods_and_inputs_are_checked():
-    with pytest.raises(FitConfigError, match="method 'vi' does not fit model 'mlp'"):
-        fit(jax.random.key(0), _paired(), num_latent=2, model="mlp", method="vi")
+    with pytest.raises(FitConfigError, match="method 'map' does not fit model 'latent-z'"):
+        fit(
+            jax.random.key(0),
+            _paired(),
+            num_latent=2,
+            model="latent-z",
+            model_options={"marginal": False},
+            method="map",
+        )
     with pytest.raises(PairedDataError, match="needs apogee_ivar"):
         fit(jax.random.key(0), small_paired(0, num_stars=20), num_latent=2, model="errors-in-f1")
