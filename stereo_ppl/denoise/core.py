@@ -7,6 +7,8 @@ step discontinuity is detected, a free multiplicative scale on each side of it.
 See :func:`denoise_batch` for the outputs and :mod:`.flags` for the detectors.
 """
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import NamedTuple
 
@@ -296,12 +298,14 @@ def denoise_batch(
     thresholds: ArtefactThresholds | None = None,
     robust: bool = True,
     block_size: int = BLOCK_SIZE,
+    workers: int | None = None,
 ) -> DenoiseResult:
     """Denoise and flag a batch of spectra on the fit's grid.
 
     The spectra are processed in blocks of ``block_size`` (the last one padded
     with empty spectra), so one compiled kernel serves every batch size and
-    each block's arrays stay in the CPU cache.
+    each block's arrays stay in the CPU cache. A block's kernel runs on one
+    core; ``workers`` threads run blocks side by side.
 
     Parameters
     ----------
@@ -316,6 +320,8 @@ def denoise_batch(
         False: one plain weighted least-squares solve (no flags, no steps).
     block_size : int
         Spectra per compiled kernel call.
+    workers : int, optional
+        Blocks run at once (default: the CPUs this process may use).
 
     Returns
     -------
@@ -338,13 +344,22 @@ def denoise_batch(
         "robust": robust,
     }
     fixed = (setup.decoder, setup.model_error, setup.bad_column, setup.sky)
-    parts = []
-    for start in range(0, max(n, 1), size):
+
+    def block(start):
         f, w = flux[start : start + size], ivar[start : start + size]
         if f.shape[0] < size:
             pad = size - f.shape[0]
             f = np.concatenate([f, np.ones((pad, m), dtype)])
             w = np.concatenate([w, np.zeros((pad, m), dtype)])
-        parts.append(_denoise(*fixed, f, w, **options))  # dispatched asynchronously
-    rows = [[np.asarray(a) for a in part] for part in parts]
+        return [np.asarray(a) for a in _denoise(*fixed, f, w, **options)]
+
+    starts = range(0, max(n, 1), size)
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    workers = max(1, min(int(workers), len(starts)))
+    if workers == 1:
+        rows = [block(start) for start in starts]
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            rows = list(pool.map(block, starts))
     return DenoiseResult(*(np.concatenate(col)[:n] for col in zip(*rows, strict=True)))
