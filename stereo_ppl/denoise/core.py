@@ -178,24 +178,28 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
         index = jnp.arange(m)[None, :]
 
         def solve(u, on, kstar, half, model, no_clip, with_step=hi > lo):
-            step_mask = on[:, None] & (jnp.abs(index - kstar[:, None]) <= half)
-            blue = on[:, None] & (index < kstar[:, None] - half)
-            red = on[:, None] & (index > kstar[:, None] + half)
             # spectra with a step: only isolated spikes, as one side is offset
             spike = jnp.abs(u - 0.5 * (_shift(u, 2) + _shift(u, -2))) > t.clip
             outlier = jnp.where(no_clip[:, None], spike, jnp.abs(u) > t.clip)
+            if not with_step:
+                # no spectrum has a step here (``on`` is all False)
+                flagged = usable & outlier
+                normal = _removed(decoder, weight, flagged, normal0)
+                rhs = (jnp.where(flagged, 0.0, weight) * y) @ beta
+                z, a, cov, ok = _solve_plain(decoder, normal, rhs)
+                return z, a, cov, ok, z @ beta.T, jnp.zeros_like(u), none, outlier
+            step_mask = on[:, None] & (jnp.abs(index - kstar[:, None]) <= half)
+            blue = on[:, None] & (index < kstar[:, None] - half)
+            red = on[:, None] & (index > kstar[:, None] + half)
             flagged = usable & (outlier | step_mask)
             normal = _removed(decoder, weight, flagged, normal0)
             w_it = jnp.where(flagged, 0.0, weight)
             rhs = (w_it * y) @ beta
-            if with_step:
-                z, a, cov, ok = jax.lax.cond(
-                    jnp.any(on),
-                    lambda: _solve_with_step(decoder, normal, rhs, w_it, y, model, blue, red, on),
-                    lambda: _solve_plain(decoder, normal, rhs),
-                )
-            else:
-                z, a, cov, ok = _solve_plain(decoder, normal, rhs)
+            z, a, cov, ok = jax.lax.cond(
+                jnp.any(on),
+                lambda: _solve_with_step(decoder, normal, rhs, w_it, y, model, blue, red, on),
+                lambda: _solve_plain(decoder, normal, rhs),
+            )
             fitted = z @ beta.T
             step_part = model * (a[:, :1] * blue + a[:, 1:] * red)
             return z, a, cov, ok, fitted, step_part, step_mask, outlier
