@@ -6,6 +6,7 @@ import pytest
 from factories import small_paired
 
 from stereo_ppl.inference import fit_vi, model_data, solve_exact
+from stereo_ppl.models import get_model
 
 
 def _data(num_stars, seed=0):
@@ -70,3 +71,40 @@ def test_low_rank_guide_starts_with_the_mean_field_widths():
         widths[guide] = {k: v.std(0) for k, v in vi.samples.items()}
     for name in ("beta_z", "beta_F", "b_F"):
         np.testing.assert_allclose(widths["lowrank"][name], widths["normal"][name], rtol=0.15)
+
+
+def test_low_rank_guide_of_a_variant_starts_with_the_mean_field_widths_of_every_site():
+    # the low-rank guide concatenates the sites in the model's order; a wrong order
+    # would give one site another's widths
+    data = _data(60, seed=4)
+    rng = np.random.default_rng(0)
+    params = {
+        **_map(data),
+        "W_in": rng.normal(size=(4, 2)).astype(np.float32),
+        "b_in": rng.normal(size=4).astype(np.float32),
+        "W_out": 0.01 * rng.normal(size=(10, 4)).astype(np.float32),
+    }
+    variant = get_model("mlp").configured({"num_hidden": 4})
+    widths = {}
+    for guide in ("normal", "lowrank"):
+        vi = fit_vi(
+            jax.random.key(2),
+            data,
+            num_latent=2,
+            init_params=params,
+            model=variant,
+            guide=guide,
+            rank=2,
+            num_steps=1,
+            learning_rate=1e-12,
+            num_samples=1500,
+        )
+        widths[guide] = {k: v.std(0) for k, v in vi.samples.items()}
+    assert set(widths["lowrank"]) == set(params)
+    for name in params:
+        np.testing.assert_allclose(widths["lowrank"][name], widths["normal"][name], rtol=0.15)
+    # W_out's closed-form width: 1 / sqrt(1 / mlp_scale^2 + ivar^T h^2)
+    z = np.asarray(data.apogee_flux) @ params["beta_z"].T
+    hidden = np.tanh(z @ params["W_in"].T + params["b_in"])
+    want = 1 / np.sqrt(0.1**-2 + np.asarray(data.lamost_ivar).T @ hidden**2)
+    np.testing.assert_allclose(widths["normal"]["W_out"], want, rtol=0.15)
