@@ -29,6 +29,7 @@ import numpyro
 import numpyro.distributions as dist
 
 from ..dims import LATENT, STAR
+from ..errors import FitConfigError
 from .base import DEFAULT_B_F_PRIOR_MEAN, lamost_likelihood, linear_priors
 from .marginal import LatentNormal
 
@@ -75,6 +76,8 @@ def latent_z_model(
     ``beta_z F1 + sigma_z z_offset`` (per star);
     lamost_flux : (star, lamost_pixel), observed.
     """
+    if not marginal and sigma_z is not None and not sigma_z > 0:
+        raise FitConfigError(f"latent-z per star (marginal=false) needs sigma_z > 0; got {sigma_z}")
     num_stars = apogee_flux.shape[0]
     dtype = apogee_flux.dtype
     beta_z, beta_F, b_F = linear_priors(

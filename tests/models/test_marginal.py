@@ -7,6 +7,7 @@ from numpyro.infer import Predictive
 from numpyro.infer.util import log_density
 from scipy.stats import multivariate_normal
 
+from stereo_ppl.errors import FitConfigError
 from stereo_ppl.models import rrr_model
 from stereo_ppl.models.errors_in_f1 import apogee_error_inputs, errors_in_f1_model
 from stereo_ppl.models.latent_z import latent_z_model, z_conditional, z_offset_start
@@ -176,3 +177,11 @@ def test_apogee_error_inputs_fill_bad_pixels_from_training_stars():
     assert np.all(var[:, 0] == 0.25) and np.isfinite(filled).all()
     with pytest.raises(ValueError, match="APOGEE pixel 1"):
         apogee_error_inputs(flux, ivar, np.array([1]))
+
+
+def test_per_star_latent_z_needs_a_positive_sigma_z():
+    arrays, _, _ = _problem()
+    with pytest.raises(FitConfigError, match="needs sigma_z > 0; got 0"):
+        Predictive(latent_z_model, num_samples=1)(
+            jax.random.key(0), arrays["f1"], arrays["ivar"], num_latent=3, sigma_z=0, marginal=False
+        )
