@@ -370,7 +370,8 @@ def _full_params(space, a, bf, b, dtype):
 def _optimise(state, p, *, max_iter, tol, gtol, bar):
     """Block sweeps, then trust-region Newton. Returns (params, converged)."""
     f, gnorm = state.record(p)
-    g0 = None  # reference gradient norm, set after the first block sweep
+    g_start = max(gnorm, 1e-300)  # scales the Newton forcing term
+    g0 = None  # reference of gtol: the gradient norm after the first block sweep
     it = 0
     eta_als = _ETA_ALS if state.mode == "exact" else _ETA_ALS_CHEAP
     while it < max_iter and it < _MAX_ALS:
@@ -395,7 +396,7 @@ def _optimise(state, p, *, max_iter, tol, gtol, bar):
     g0 = max(gnorm, 1e-300) if g0 is None else g0
     delta, stall, newton = -1.0, 0, 0
     while it < max_iter:
-        eta = float(min(0.5, max(_ETA_MIN, np.sqrt(gnorm / g0))))  # one dtype: one compile
+        eta = float(min(0.5, max(_ETA_MIN, np.sqrt(gnorm / g_start))))  # one dtype: one compile
         refresh = newton % _REFRESH == 0
         pc = state.precond(p, vertical=True, theta=refresh, star=refresh)
         step, gx, xhx, cg, res, xnorm, rnorm = K.newton_step(
