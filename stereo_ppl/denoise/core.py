@@ -20,10 +20,16 @@ from .flags import ArtefactThresholds, classify, robust_scale, step_statistic
 from .linalg import Decoder, normal_matrices, pixel_variance, solve_normal
 from .steps import locate_step
 
-__all__ = ["BLOCK_SIZE", "DenoiseResult", "DenoiseSetup", "denoise_batch"]
+__all__ = ["BLOCK_SIZE", "PARALLEL_MAX_LATENT", "DenoiseResult", "DenoiseSetup", "denoise_batch"]
 
 #: Spectra per compiled kernel call: (64, 3,909) float32 arrays (1 MB) stay in the cache.
 BLOCK_SIZE = 64
+
+#: Largest ``c`` whose blocks run side by side by default. A block's kernel runs
+#: on one core up to about this ``c``; beyond it XLA spreads a block's GEMMs over
+#: the cores itself, and blocks running at once fight over them (at c = 50 on two
+#: cores, two at once were six times slower than one after the other).
+PARALLEL_MAX_LATENT = 16
 
 #: Extra unknowns per spectrum: the scales blue and red of a step.
 _NUM_STEP = 2
@@ -308,8 +314,9 @@ def denoise_batch(
 
     The spectra are processed in blocks of ``block_size`` (the last one padded
     with empty spectra), so one compiled kernel serves every batch size and
-    each block's arrays stay in the CPU cache. A block's kernel runs on one
-    core; ``workers`` threads run blocks side by side.
+    each block's arrays stay in the CPU cache. Blocks run one after another,
+    or ``workers`` at a time (up to :data:`PARALLEL_MAX_LATENT`, where a block
+    runs on one core).
 
     Parameters
     ----------
@@ -325,7 +332,8 @@ def denoise_batch(
     block_size : int
         Spectra per compiled kernel call.
     workers : int, optional
-        Blocks run at once (default: the CPUs this process may use).
+        Blocks run at once (default: the CPUs this process may use when
+        ``c <= PARALLEL_MAX_LATENT``, else 1).
 
     Returns
     -------
@@ -358,7 +366,9 @@ def denoise_batch(
         return [np.asarray(a) for a in _denoise(*fixed, f, w, **options)]
 
     starts = range(0, max(n, 1), size)
-    if workers is None:
+    if workers is None and setup.decoder.num_latent > PARALLEL_MAX_LATENT:
+        workers = 1
+    elif workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     workers = max(1, min(int(workers), len(starts)))
     if workers == 1:
