@@ -263,25 +263,26 @@ def run_vi(key, train, heldout, *, num_latent, progress, model="base", **options
     attrs["elapsed_seconds"] = attrs["elapsed_seconds"] + result.elapsed
     groups = {"elbo": elbo}
     if result.local:
-        groups[LOCAL_GROUP] = _local_group(result.local, variant)
+        groups[LOCAL_GROUP] = _local_group(result, variant)
     return MethodOutput(draws, log_joint, attrs, groups)
 
 
-def _local_group(local: dict, variant) -> xr.Dataset:
+def _local_group(result, variant) -> xr.Dataset:
     """The per-star draws of a per-star form's ``vi`` fit (training stars only)."""
     dims = dict(variant.local.site_dims)
     star_dims = next(iter(dims.values()))
     variables = {
         name: (("chain", "draw", TRAIN_STAR, *dims.get(name, star_dims)[1:]), value[None])
-        for name, value in local.items()
+        for name, value in result.local.items()
     }
-    num_draws = next(iter(local.values())).shape[0]
+    num_draws = next(iter(result.local.values())).shape[0]
     coords = {"chain": [0], "draw": np.arange(num_draws)}
     return xr.Dataset(variables, coords=coords).assign_attrs(
         comment=f"posterior draws of each training star's per-star sites (jointly with the "
         f"posterior group's draws); {TRAIN_STAR} k is the k-th star with "
         "constant_data.heldout false. The log_likelihood group scores every star with these "
-        "integrated out exactly."
+        "integrated out exactly.",
+        **result.learned,
     )
 
 

@@ -68,9 +68,12 @@ class VIResult(NamedTuple):
     elapsed : float
         Wall-clock seconds.
     local : dict of str to ndarray
-        A per-star form's per-star sites and derived sites (e.g. ``z_offset``
-        and ``z``), draws of shape (num_samples, num_train, k) jointly with
-        ``samples``; empty for other models.
+        A per-star form's per-star sites and derived sites (e.g.
+        ``z_decentered`` and ``z``), draws of shape (num_samples, num_train, k)
+        jointly with ``samples``; empty for other models.
+    learned : dict of str to float
+        Parameters of a per-star form's reparametrised model that VI learned
+        (e.g. latent-z's centring ``z_centered``); empty for other models.
     """
 
     samples: dict
@@ -78,6 +81,7 @@ class VIResult(NamedTuple):
     trace: ElboTrace
     elapsed: float
     local: dict
+    learned: dict
 
 
 def _guide(kind, model, init_params, rank):
@@ -258,12 +262,17 @@ def fit_vi(
     model = partial(variant.model, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean)
     order = _site_order(model, train, init_params, sites)
     scales, steps = _initial_scales(guide, init_params, train, rank, model, variant, order)
-    local_sites = ()
+    local_sites, model_params = (), {}
     if variant.per_star is None:
         auto = _guide(guide, model, init_params, rank)
     else:  # per-star sites: a local Gaussian per star, started at their posterior given the MAP
-        model = partial(variant.per_star, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean)
-        local_start = variant.local.start(init_params, *train.base)
+        model = handlers.reparam(
+            partial(variant.per_star, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean),
+            config=dict(variant.local.reparam),
+        )
+        local_start, model_params = variant.local.start(init_params, *train.base)
+        scales = {**scales, **model_params}
+        steps = {**steps, **{name: jnp.ones(()) for name in model_params}}
         auto = LocalLatentGuide(
             model,
             lambda given: _guide(guide, given, init_params, rank),
@@ -313,6 +322,7 @@ def fit_vi(
     params = svi.get_params(state)
     samples = _draw(auto, key_draw, params, train, (*sites, *local_sites), num_samples)
     local = {name: samples.pop(name) for name in local_sites}
+    learned = {name: float(params[name]) for name in model_params}
     mean = {k: np.asarray(v) for k, v in auto.median(params).items() if k in sites}
     trace = ElboTrace(np.asarray(steps), np.asarray(elbos), np.asarray(seconds))
-    return VIResult(samples, mean, trace, time.perf_counter() - start, local)
+    return VIResult(samples, mean, trace, time.perf_counter() - start, local, learned)

@@ -16,8 +16,8 @@ holds its mean-field optimum for every star, and its ``2 n k`` numbers are
 small beside the globals' ``k (P1 + P2)``; an affine map from a star's spectra
 to its mean would need as many numbers as the globals and still could not
 follow each star's own ``ivar``. Global and local parts are independent in
-the guide (mean field between them), which the non-centred per-star form
-makes cheap.
+the guide (mean field between them); the model's reparametrisation (e.g.
+latent-z's learned partial centring) keeps that cheap.
 """
 
 import jax
@@ -122,14 +122,15 @@ class LocalLatentGuide:
             local = dist.Normal(params[loc_name], params[scale_name])
             draws[site] = local.sample(jax.random.fold_in(key_local, number), sample_shape)
         if self.derived:
-            draws.update(self._derive(draws, args, kwargs, len(sample_shape)))
+            draws.update(self._derive(draws, params, args, kwargs, len(sample_shape)))
         return draws
 
-    def _derive(self, draws, args, kwargs, num_sample_dims):
+    def _derive(self, draws, params, args, kwargs, num_sample_dims):
         """The ``derived`` sites of ``model`` for each joint draw."""
 
         def one(draw):
-            seeded = handlers.seed(handlers.substitute(self.model, data=draw), rng_seed=0)
+            values = {**params, **draw}  # the model's own parameters (e.g. a centring) too
+            seeded = handlers.seed(handlers.substitute(self.model, data=values), rng_seed=0)
             trace = handlers.trace(seeded).get_trace(*args, **kwargs)
             return {name: trace[name]["value"] for name in self.derived}
 

@@ -11,34 +11,49 @@ spectrum: ``sigma_z`` measures how much survey-2 information it may add.
 With ``marginal=True`` (default) ``z_i`` is integrated out exactly
 (:class:`~.marginal.LatentNormal`: ``F2_i`` is Normal with covariance
 ``sigma_z^2 beta_F beta_F^T + diag(1 / ivar_i)``), which needs no per-star
-guide and scores held-out stars exactly. With ``marginal=False`` every star
-has its own sample site, the standardised offset ``z_offset_i ~ Normal(0, 1)``
-(star, latent), and ``z_i = beta_z F1_i + sigma_z z_offset_i`` is a
-deterministic site: the same model, non-centred, for VI with a per-star
-(local) guide (:mod:`stereo_ppl.inference.vi_local`). Non-centred because a
-mean-field guide on a centred ``z_i`` pays ``Var(beta_z F1_i) / sigma_z^2`` in
-the ELBO and collapses as ``sigma_z -> 0``, whereas ``z_offset`` simply falls
-back to its prior there and the fit to the base model's. Given the global
-parameters the posterior of ``z_i`` is exactly Gaussian
-(:func:`z_conditional`), which starts that guide. As ``sigma_z -> 0`` both
-forms reduce to the base model.
+guide and scores held-out stars exactly. With ``marginal=False`` every
+``z_i`` is a sample site in the ``star`` plate, for VI with a per-star (local)
+guide (:mod:`stereo_ppl.inference.vi_local`). That guide works on a partially
+centred ``z`` (:data:`LOCAL_REPARAM`): a mean-field guide on the centred ``z_i``
+pays ``Var(beta_z F1_i) / sigma_z^2`` in the ELBO and collapses as ``sigma_z ->
+0``, one on the non-centred offset ``(z_i - beta_z F1_i) / sigma_z`` pins
+``beta_z`` to the offsets' means and underestimates its width several-fold
+when the survey-2 spectrum determines ``z_i`` well; the centring is learned,
+started at the share of each ``z_i``'s prior variance that the data remove
+(:func:`z_local_start`). Given the global parameters the posterior of ``z_i``
+is exactly Gaussian (:func:`z_conditional`). As ``sigma_z -> 0`` both forms
+reduce to the base model.
 """
 
 import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
+from numpyro.infer.reparam import LocScaleReparam
 
 from ..dims import LATENT, STAR
 from ..errors import FitConfigError
 from .base import DEFAULT_B_F_PRIOR_MEAN, lamost_likelihood, linear_priors
 from .marginal import LatentNormal
 
-__all__ = ["LOCAL_SITE_DIMS", "SITE_DIMS", "latent_z_model", "z_conditional", "z_offset_start"]
+__all__ = [
+    "CENTRING_PARAM",
+    "LOCAL_REPARAM",
+    "LOCAL_SITE_DIMS",
+    "SITE_DIMS",
+    "latent_z_model",
+    "z_conditional",
+    "z_local_start",
+]
 
 #: Dimensions of the sites this model adds to the base model.
 SITE_DIMS = {"sigma_z": ()}
-#: Dimensions of the per-star sites of its per-star form (``marginal=False``).
-LOCAL_SITE_DIMS = {"z_offset": (STAR, LATENT)}
+#: The per-star form's ``z`` partially centred, with a learned centring in [0, 1]
+#: (1: ``z`` itself, 0: ``(z - beta_z F1) / sigma_z``): the site ``z_decentered``.
+LOCAL_REPARAM = {"z": LocScaleReparam(centered=None)}
+#: Name of that centring (a parameter of the reparametrised model).
+CENTRING_PARAM = "z_centered"
+#: Dimensions of the per-star sites of the reparametrised per-star form.
+LOCAL_SITE_DIMS = {"z_decentered": (STAR, LATENT)}
 
 
 def latent_z_model(
@@ -65,15 +80,12 @@ def latent_z_model(
     sigma_z_scale : float
         Scale of that prior.
     marginal : bool
-        Integrate ``z`` out exactly (default) or sample it per star
-        (non-centred, through ``z_offset``).
+        Integrate ``z`` out exactly (default) or sample it per star.
 
     Sites
     -----
     beta_z, beta_F, b_F as in the base model; sigma_z : () unless fixed;
-    z_offset : (star, latent), ``Normal(0, 1)``, per-star form only;
-    z : (star, latent), deterministic: ``beta_z F1`` (marginal) or
-    ``beta_z F1 + sigma_z z_offset`` (per star);
+    z : (star, latent), deterministic ``beta_z F1`` (marginal) or latent;
     lamost_flux : (star, lamost_pixel), observed.
     """
     if not marginal and sigma_z is not None and not sigma_z > 0:
@@ -100,8 +112,7 @@ def latent_z_model(
         return
     with numpyro.plate(STAR, num_stars, subsample_size=subsample_size, dim=-2) as idx:
         with numpyro.plate(LATENT, num_latent, dim=-1):
-            offset = numpyro.sample("z_offset", dist.Normal(jnp.zeros((), dtype), 1.0))
-        z = numpyro.deterministic("z", apogee_flux[idx] @ beta_z.T + sigma * offset)
+            z = numpyro.sample("z", dist.Normal(apogee_flux[idx] @ beta_z.T, sigma))
         flux = None if lamost_flux is None else lamost_flux[idx]
         lamost_likelihood(z @ beta_F.T + b_F, lamost_ivar[idx], flux)
 
@@ -140,8 +151,17 @@ def z_conditional(params, apogee_flux, lamost_ivar, lamost_flux, *, sigma_z):
     return jnp.linalg.solve(precision, rhs[..., None])[..., 0], precision
 
 
-def z_offset_start(params, apogee_flux, lamost_ivar, lamost_flux, *, sigma_z=None, **options):
-    """Per-star guide start of ``z_offset`` from :func:`z_conditional`, in offset units.
+def z_local_start(params, apogee_flux, lamost_ivar, lamost_flux, *, sigma_z=None, **options):
+    """Start of the per-star guide of :data:`LOCAL_REPARAM`'s ``z_decentered``.
+
+    The centring starts at ``c = 1 - mean(v_i / sigma_z^2)``, with ``v_i =
+    1 / diag(P_i)`` each ``z_i``'s mean-field posterior variance given the
+    globals (:func:`z_conditional`): 1 (centred) when the survey-2 spectra pin
+    ``z`` far inside its prior, 0 (non-centred) when they add nothing. With
+    ``m_i = beta_z F1_i`` and the conditional mean ``mu_i``, the decentered
+    site ``c m_i + (z_i - m_i) / sigma_z^(1 - c)`` then starts at mean
+    ``c m_i + (mu_i - m_i) / sigma_z^(1 - c)`` and width
+    ``sqrt(v_i) / sigma_z^(1 - c)``.
 
     Parameters
     ----------
@@ -156,15 +176,18 @@ def z_offset_start(params, apogee_flux, lamost_ivar, lamost_flux, *, sigma_z=Non
 
     Returns
     -------
-    dict
-        ``{"z_offset": (loc (n, c), scale (n, c))}``: the conditional mean of
-        ``(z_i - beta_z F1_i) / sigma_z`` and its mean-field widths
-        ``1 / sqrt(diag P_i) / sigma_z`` (the optimum of a diagonal Gaussian).
+    locals : dict
+        ``{"z_decentered": (loc (n, c), scale (n, c))}``.
+    model_params : dict
+        ``{CENTRING_PARAM: c}``, a scalar in ``[0.001, 0.999]``.
     """
     del options
-    sigma = params["sigma_z"] if sigma_z is None else sigma_z
-    sigma = jnp.asarray(sigma, jnp.asarray(params["beta_F"]).dtype)
+    dtype = jnp.asarray(params["beta_F"]).dtype
+    sigma = jnp.asarray(params["sigma_z"] if sigma_z is None else sigma_z, dtype)
     mean, precision = z_conditional(params, apogee_flux, lamost_ivar, lamost_flux, sigma_z=sigma)
-    loc = (mean - apogee_flux @ jnp.asarray(params["beta_z"]).T) / sigma
-    scale = 1.0 / (sigma * jnp.sqrt(jnp.diagonal(precision, axis1=-2, axis2=-1)))
-    return {"z_offset": (loc, scale)}
+    var = 1.0 / jnp.diagonal(precision, axis1=-2, axis2=-1)
+    centring = jnp.clip(1.0 - jnp.mean(var) / sigma**2, 1e-3, 1.0 - 1e-3)
+    prior_mean = apogee_flux @ jnp.asarray(params["beta_z"]).T
+    widen = sigma ** (centring - 1.0)
+    loc = centring * prior_mean + (mean - prior_mean) * widen
+    return {"z_decentered": (loc, jnp.sqrt(var) * widen)}, {CENTRING_PARAM: centring}

@@ -59,14 +59,20 @@ class LocalForm(NamedTuple):
         them (e.g. ``z``).
     start : callable
         ``start(params, apogee_flux, lamost_ivar, lamost_flux, **options) ->
-        {site: (loc (n, k), scale (n, k))}``: a diagonal Gaussian per star to
-        start its local guide, given the global parameters (normally the MAP).
+        ({site: (loc (n, k), scale (n, k))}, {name: value})``: a diagonal
+        Gaussian per star to start its local guide, given the global parameters
+        (normally the MAP), and starting values of the reparametrised model's
+        own parameters (e.g. a centring).
+    reparam : mapping of str to numpyro Reparam
+        ``numpyro.handlers.reparam`` config applied to the per-star model
+        for VI (its per-star sites in ``site_dims`` are the reparametrised ones).
     """
 
     option: str
     site_dims: Mapping[str, tuple[str, ...]]
     derived: tuple[str, ...]
     start: Callable
+    reparam: Mapping
 
 
 class ModelVariant(NamedTuple):
@@ -242,7 +248,11 @@ MODELS = {
         "(marginal=false: per star, by vi with a local guide)",
         option_names=("sigma_z", "sigma_z_scale", "marginal"),
         local=LocalForm(
-            "marginal", dict(_latent_z.LOCAL_SITE_DIMS), ("z",), _latent_z.z_offset_start
+            "marginal",
+            dict(_latent_z.LOCAL_SITE_DIMS),
+            ("z",),
+            _latent_z.z_local_start,
+            dict(_latent_z.LOCAL_REPARAM),
         ),
     ),
     "errors-in-f1": ModelVariant(

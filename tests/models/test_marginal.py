@@ -10,7 +10,7 @@ from scipy.stats import multivariate_normal
 from stereo_ppl.errors import FitConfigError
 from stereo_ppl.models import rrr_model
 from stereo_ppl.models.errors_in_f1 import apogee_error_inputs, errors_in_f1_model
-from stereo_ppl.models.latent_z import latent_z_model, z_conditional, z_offset_start
+from stereo_ppl.models.latent_z import latent_z_model, z_conditional, z_local_start
 from stereo_ppl.models.marginal import LatentNormal
 
 pytestmark = pytest.mark.core
@@ -96,11 +96,11 @@ def test_latent_z_reduces_to_base_as_sigma_z_vanishes():
     for marginal in (True, False):
         kwargs = {"num_latent": 3, "sigma_z": 1e-4, "marginal": marginal}
         values = dict(params)
-        if not marginal:  # z at its prior mean: z_offset = 0, log N(0; 0, 1) per component
-            values["z_offset"] = jnp.zeros((arrays["f1"].shape[0], 3), arrays["f1"].dtype)
+        if not marginal:  # the latent z at its prior mean: log N(0; 0, 1e-4) per component
+            values["z"] = arrays["f1"] @ params["beta_z"].T
         got = log_density(latent_z_model, args, kwargs, values)[0]
         if not marginal:
-            got = got + values["z_offset"].size * 0.5 * np.log(2 * np.pi)
+            got = got - values["z"].size * (-np.log(1e-4) - 0.5 * np.log(2 * np.pi))
         assert_allclose(got, base, rtol=1e-5)
 
 
@@ -116,17 +116,20 @@ def test_per_star_latent_z_integrates_to_the_marginal_and_its_conditional_is_exa
     # p(F2, z) / p(z | F2) = p(F2) at any z: the per-star joint over the exact conditional
     mean, precision = z_conditional(params, *args, sigma_z=params["sigma_z"])
     z = mean + jnp.asarray(rng.normal(size=mean.shape) * 0.1, mean.dtype)
-    offset = (z - arrays["f1"] @ params["beta_z"].T) / params["sigma_z"]
-    joint = log_density(
-        latent_z_model, args, {**kwargs, "marginal": False}, {**params, "z_offset": offset}
-    )[0]
-    # the density of z_offset is that of z times sigma_z^(n c)
-    joint = joint - offset.size * jnp.log(params["sigma_z"])
+    joint = log_density(latent_z_model, args, {**kwargs, "marginal": False}, {**params, "z": z})[0]
     cov = jnp.linalg.inv(precision)
     conditional = jax.scipy.stats.multivariate_normal.logpdf(z, mean, cov).sum()
     assert_allclose(joint - conditional, marginal, rtol=1e-4)
-    start = z_offset_start(params, *args)["z_offset"]
-    assert_allclose(start[0], (mean - arrays["f1"] @ params["beta_z"].T) / 0.3, rtol=1e-4)
+    # the local guide's start: the decentered site's mean maps back to the conditional mean
+    local, learned = z_local_start(params, *args)
+    loc, scale = local["z_decentered"]
+    c = learned["z_centered"]
+    prior_mean = arrays["f1"] @ params["beta_z"].T
+    var = 1 / jnp.diagonal(precision, axis1=-2, axis2=-1)
+    assert_allclose(c, 1 - jnp.mean(var) / 0.09, rtol=1e-5)
+    back = prior_mean + 0.3 ** (1 - c) * (loc - c * prior_mean)
+    assert_allclose(back, mean, rtol=1e-4, atol=1e-5)
+    assert_allclose(scale * 0.3 ** (1 - c), jnp.sqrt(var), rtol=1e-4)
 
 
 def test_latent_z_prior_predictive_shapes_and_scatter():
