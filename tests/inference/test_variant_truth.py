@@ -73,9 +73,9 @@ def test_mlp_recovers_a_nonlinear_truth_the_linear_model_cannot(mlp_map):
     assert '"num_hidden": 8' in mlp.attrs["config"]
     chi2_base, chi2_mlp = _heldout_chi2(base, paired), _heldout_chi2(mlp, paired)
     assert chi2_base > 4.0, chi2_base  # the linear decoder misses the tanh term
-    # measured: base 18.2, mlp 4.0 (noise alone: 1); the MLP's MAP depends on its start
-    # (3.3 from the exact MAP of the solver before 967f7ae, 8.4 with another seed now)
-    assert chi2_mlp < 0.3 * chi2_base and chi2_mlp < 5.0, (chi2_mlp, chi2_base)
+    # measured: base 18.2, mlp 3.3 (noise alone: 1); AdamW-limited, and its MAP depends
+    # on the start (8.4 with data seed 1)
+    assert chi2_mlp < 0.25 * chi2_base and chi2_mlp < 4.0, (chi2_mlp, chi2_base)
 
 
 def test_mlp_vi_raises_its_elbo_and_its_posterior_mean_predicts_like_the_map(mlp_map):
