@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from ..dims import STAR
 from ..errors import FitConfigError
 from ..models import DEFAULT_B_F_PRIOR_MEAN, MODELS, get_model
 from .arrays import (
@@ -17,7 +18,7 @@ from .arrays import (
     split_stars,
 )
 from .loglik import log_likelihood_per_star, model_log_likelihood_per_star
-from .methods import RUNNERS
+from .methods import LOCAL_GROUP, RUNNERS, TRAIN_STAR
 from .results import fit_datatree
 
 __all__ = ["METHODS", "MODEL_NAMES", "fit"]
@@ -183,6 +184,9 @@ def fit(
         "num_filled_apogee_pixels": filled.num_pixels,
         "num_stars_filled_apogee": filled.num_stars,
     }
+    groups = dict(output.groups)
+    if LOCAL_GROUP in groups:
+        groups[LOCAL_GROUP] = _on_star_dim(groups[LOCAL_GROUP], train, num_stars)
     return fit_datatree(
         paired,
         draws,
@@ -192,10 +196,33 @@ def fit(
         config=config,
         log_joint=output.log_joint,
         log_likelihood=log_lik,
-        extra_groups=output.groups,
+        extra_groups=groups,
         attrs=attrs,
         model=variant.name,
         site_dims=variant.site_dims,
         coords=coords,
         constants=constants,
+    )
+
+
+def _on_star_dim(local: xr.Dataset, train: np.ndarray, num_stars: int) -> xr.Dataset:
+    """Per-star draws of the training stars put on the ``star`` dim (NaN for held-out stars)."""
+    out = {}
+    for name, var in local.data_vars.items():
+        shape = list(var.shape)
+        axis = var.dims.index(TRAIN_STAR)
+        shape[axis] = num_stars
+        values = np.full(shape, np.nan, dtype=var.dtype)
+        index = [slice(None)] * var.ndim
+        index[axis] = train
+        values[tuple(index)] = var.values
+        dims = tuple(STAR if d == TRAIN_STAR else d for d in var.dims)
+        out[name] = (dims, values, var.attrs)
+    comment = (
+        "posterior draws of each training star's per-star sites (jointly with the posterior "
+        "group's draws); NaN for held-out stars, which the log_likelihood group scores with "
+        "these integrated out exactly"
+    )
+    return xr.Dataset(out, coords=dict(local.coords)).assign_attrs(
+        {**local.attrs, "comment": comment}
     )

@@ -49,7 +49,8 @@ _VI_OPTIONS = (
 
 #: Group of a per-star form's per-star draws (e.g. latent-z's ``z``), written by ``vi``.
 LOCAL_GROUP = "local"
-#: Its star dimension: the training stars, in the order of the ``star`` dimension.
+#: Its star dimension as a runner writes it: the training stars, in the order of the
+#: ``star`` dimension (:func:`~stereo_ppl.inference.fit` puts them back on ``star``).
 TRAIN_STAR = "train_star"
 #: AdamW steps of the MAP stage of ``vi`` for a model other than the base model.
 DEFAULT_MAP_STEPS = 3000

@@ -31,9 +31,12 @@ def test_fit_latent_z_per_star_by_vi_writes_the_common_layout_and_its_z_draws(tm
     assert posterior["z"].dims == ("chain", "draw", "star", "latent")
     heldout = tree["constant_data"]["heldout"].values
     local = tree["local"]
-    assert local["z"].dims == ("chain", "draw", "train_star", "latent")
-    assert local["z"].shape == (1, 5, int((~heldout).sum()), 2)
+    assert local["z"].dims == ("chain", "draw", "star", "latent")
+    assert local["z"].shape == (1, 5, heldout.size, 2)
     assert local["z_decentered"].shape == local["z"].shape
+    # training stars have draws, held-out stars none
+    assert np.isfinite(local["z"].values[:, :, ~heldout]).all()
+    assert np.isnan(local["z"].values[:, :, heldout]).all()
     assert 0 < local.attrs["z_centered"] < 1
     # every star, training and held out, is scored with z integrated out exactly
     log_lik = tree["log_likelihood"]["lamost_flux"]
