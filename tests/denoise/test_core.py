@@ -8,7 +8,7 @@ from helpers import assert_allclose
 
 from stereo_ppl.data import lamost_grid
 from stereo_ppl.denoise import ArtefactThresholds, denoise, denoise_batch, make_decoder
-from stereo_ppl.denoise.core import DenoiseSetup
+from stereo_ppl.denoise.core import DenoiseResult, DenoiseSetup
 
 WL = lamost_grid()
 
@@ -56,6 +56,11 @@ def test_plain_least_squares_recovers_z_and_is_batch_invariant():
     assert_allclose(single.residual, full.residual, rtol=1e-4, atol=1e-3)
     np.testing.assert_array_equal(single.artefact, full.artefact)
     np.testing.assert_array_equal(single.status, full.status)
+    # blocks run side by side or one after another: the same numbers
+    one = denoise_batch(setup, data["flux"], data["ivar"], block_size=2, workers=1)
+    two = denoise_batch(setup, data["flux"], data["ivar"], block_size=2, workers=2)
+    for name in DenoiseResult._fields:
+        np.testing.assert_array_equal(getattr(one, name), getattr(two, name), err_msg=name)
 
 
 def test_sigma_is_the_propagated_covariance_and_chi2_near_one():
