@@ -52,9 +52,8 @@ def test_b_F_width_shrinks_with_more_stars(fits):
     assert 2.0 < small / large < 4.5  # sqrt(400 / 50) = 2.8
 
 
-def test_low_rank_guide_starts_with_the_mean_field_widths():
-    data = _data(60, seed=3)
-    params = _map(data)
+def _start_widths(data, params, *, num_samples, **options):
+    """Posterior sds per site of the mean-field and low-rank guides at their start."""
     widths = {}
     for guide in ("normal", "lowrank"):
         vi = fit_vi(
@@ -66,9 +65,17 @@ def test_low_rank_guide_starts_with_the_mean_field_widths():
             rank=2,
             num_steps=1,
             learning_rate=1e-12,
-            num_samples=3000,
+            num_samples=num_samples,
+            **options,
         )
         widths[guide] = {k: v.std(0) for k, v in vi.samples.items()}
+    return widths
+
+
+def test_low_rank_guide_starts_with_the_mean_field_widths():
+    data = _data(60, seed=3)
+    params = _map(data)
+    widths = _start_widths(data, params, num_samples=3000)
     for name in ("beta_z", "beta_F", "b_F"):
         np.testing.assert_allclose(widths["lowrank"][name], widths["normal"][name], rtol=0.15)
 
@@ -85,21 +92,7 @@ def test_low_rank_guide_of_a_variant_starts_with_the_mean_field_widths_of_every_
         "W_out": 0.01 * rng.normal(size=(10, 4)).astype(np.float32),
     }
     variant = get_model("mlp").configured({"num_hidden": 4})
-    widths = {}
-    for guide in ("normal", "lowrank"):
-        vi = fit_vi(
-            jax.random.key(2),
-            data,
-            num_latent=2,
-            init_params=params,
-            model=variant,
-            guide=guide,
-            rank=2,
-            num_steps=1,
-            learning_rate=1e-12,
-            num_samples=1500,
-        )
-        widths[guide] = {k: v.std(0) for k, v in vi.samples.items()}
+    widths = _start_widths(data, params, num_samples=1500, model=variant)
     assert set(widths["lowrank"]) == set(params)
     for name in params:
         np.testing.assert_allclose(widths["lowrank"][name], widths["normal"][name], rtol=0.15)
