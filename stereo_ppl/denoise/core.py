@@ -125,14 +125,27 @@ def _solve_plain(decoder, normal, rhs):
     return z, jnp.zeros((z.shape[0], _NUM_STEP), z.dtype), cov, ok
 
 
-def _solve_with_step(decoder, normal, rhs, weight, y, model, blue, red, on):
-    """Solve for ``(z, a_blue, a_red)`` with step columns ``model * side``."""
+def _solve_with_step(decoder, normal, rhs, weight, y, model, blue, red, on, span):
+    """Solve for ``(z, a_blue, a_red)`` with step columns ``model * side``.
+
+    ``span = (first, stop)``: static pixels between which every step's join
+    lies, so pixels before ``first`` are blue and from ``stop`` on red in
+    every spectrum with a step; only the pixels between need the masks.
+    """
     beta = decoder.beta_F
     c = beta.shape[1]
-    sides = (blue, red)
-    cross = jnp.stack([(weight * model * side) @ beta for side in sides], axis=-1)
-    diag = jnp.stack([jnp.sum(weight * model * model * side, -1) for side in sides], -1)
-    extra = jnp.stack([jnp.sum(weight * model * side * y, -1) for side in sides], -1)
+    first, stop = span
+    wm = weight * model
+    inner = slice(first, stop)
+    cross, diag, extra = [], [], []
+    for side, outer in ((blue, slice(0, first)), (red, slice(stop, None))):
+        part = jnp.where(side[:, inner], wm[:, inner], 0.0)
+        cross.append(wm[:, outer] @ beta[outer] + part @ beta[inner])
+        diag.append(
+            jnp.sum(wm[:, outer] * model[:, outer], -1) + jnp.sum(part * model[:, inner], -1)
+        )
+        extra.append(jnp.sum(wm[:, outer] * y[:, outer], -1) + jnp.sum(part * y[:, inner], -1))
+    cross, diag, extra = jnp.stack(cross, -1), jnp.stack(diag, -1), jnp.stack(extra, -1)
     cross = jnp.where(on[:, None, None], cross, 0.0)
     diag = jnp.where(on[:, None] & (diag > 0), diag, 1.0)
     extra = jnp.where(on[:, None], extra, 0.0)
@@ -183,6 +196,10 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
         lo, hi = step_range
         index = jnp.arange(m)[None, :]
 
+        # every join (a candidate within step_refine of the range, its half-width
+        # at most step_refine) lies within these pixels
+        span = (max(lo - 2 * t.step_refine - 1, 0), min(hi + 2 * t.step_refine + 1, m))
+
         def solve(u, on, kstar, half, model, no_clip, with_step=hi > lo):
             # spectra with a step: only isolated spikes, as one side is offset
             spike = jnp.abs(u - 0.5 * (_shift(u, 2) + _shift(u, -2))) > t.clip
@@ -203,7 +220,7 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
             rhs = (w_it * y) @ beta
             z, a, cov, ok = jax.lax.cond(
                 jnp.any(on),
-                lambda: _solve_with_step(decoder, normal, rhs, w_it, y, model, blue, red, on),
+                lambda: _solve_with_step(decoder, normal, rhs, w_it, y, model, blue, red, on, span),
                 lambda: _solve_plain(decoder, normal, rhs),
             )
             fitted = z @ beta.T
