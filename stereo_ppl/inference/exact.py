@@ -194,41 +194,6 @@ def solve_exact(
     PairedDataError
         Mismatched shapes, non-finite ``F1`` or bad ``lamost_ivar``.
     """
-    # Host linear algebra runs on one BLAS thread: its matrices are small or
-    # batched per pixel, and OpenBLAS threads competing with XLA's (or another
-    # process's) for the cores made it 10-30x slower.
-    with threadpool_limits(1, user_api="blas"):
-        return _solve(
-            rng_key,
-            apogee_flux,
-            lamost_flux,
-            lamost_ivar,
-            num_latent=num_latent,
-            b_F_prior_mean=b_F_prior_mean,
-            max_iter=max_iter,
-            tol=tol,
-            gtol=gtol,
-            init=init,
-            heldout=heldout,
-            progress=progress,
-        )
-
-
-def _solve(
-    rng_key,
-    apogee_flux,
-    lamost_flux,
-    lamost_ivar,
-    *,
-    num_latent,
-    b_F_prior_mean,
-    max_iter,
-    tol,
-    gtol,
-    init,
-    heldout,
-    progress,
-):
     start = time.perf_counter()
     f1, f2, ivar, dtype = S.validated(apogee_flux, lamost_flux, lamost_ivar)
     n, num_apogee = f1.shape
@@ -262,7 +227,14 @@ def _solve(
     )
     state = _State(space, data, b_mean, const, start, num_latent, heldout)
     p = state.to_device(a, bf, b)
-    with progress_bar(max_iter, enabled=progress, description=f"exact MAP c={num_latent}") as bar:
+    description = f"exact MAP c={num_latent}"
+    # In the loop, small host linear algebra (c x c, or batched per pixel) alternates
+    # with XLA's computations: on one BLAS thread, as OpenBLAS threads competing with
+    # XLA's (or another process's) for the cores made it 10-30x slower.
+    with (
+        threadpool_limits(1, user_api="blas"),
+        progress_bar(max_iter, enabled=progress, description=description) as bar,
+    ):
         p, converged = _optimise(state, p, max_iter=max_iter, tol=tol, gtol=gtol, bar=bar)
     a, bf, b = L.balance(*(np.asarray(x, np.float64) for x in p), space, b_prior_mean=b_mean)
     params = _full_params(space, a, bf, b, dtype)
