@@ -37,7 +37,8 @@ are printed under each block. ``--sweep`` instead times the exact solver alone
 over 20 values of c from 2 to 500 (each fit on its own).
 
 Run ``python benchmarks/bench_solvers.py [--quick] [-c 2,10,50,200,500]
-[--scale 5] [--methods exact,adamw,...] [--adamw-steps 20000] [--sweep]``.
+[--scale 5] [--methods exact,adamw,...] [--adamw-steps 20000] [--sweep
+[--sweep-max-c C]]``.
 """
 
 import argparse
@@ -429,6 +430,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sweep", action="store_true", help="time the 20-value exact sweep")
     parser.add_argument(
+        "--sweep-max-c", type=int, default=None, help="time only the sweep's values up to this c"
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="150 stars, c = 2, 5, 300 AdamW steps (~1 minute)"
     )
     args = parser.parse_args()
@@ -451,7 +455,8 @@ def main() -> None:
         f"{jax.devices()[0].platform}, {jnp.result_type(float)}"
     )
     if args.sweep:
-        sweep(data, args, [2, 5] if args.quick else list(SWEEP))
+        values = [c for c in SWEEP if args.sweep_max_c is None or c <= args.sweep_max_c]
+        sweep(data, args, [2, 5] if args.quick else values)
         return
     for c in latents:
         table(c, data, methods, args)
