@@ -33,8 +33,9 @@ The solver starts from reduced-rank ridge regression, runs alternating
 Steihaug conjugate gradients on all parameters (Hessian-vector products,
 symmetry directions projected out), and stops when the Newton model predicts
 a relative gain below ``tol`` or the gradient falls below ``gtol`` times its
-value after the first block sweep. In float32 the gradient cannot fall below the rounding of
-``beta_F z + b_F`` (about 1e-4..1e-3 of its starting value at seed size).
+value after the first block sweep. In float32 the gradient cannot fall below
+the rounding of ``beta_F z + b_F`` (about 1e-4..1e-3 of its starting value at
+seed size).
 """
 
 import time
