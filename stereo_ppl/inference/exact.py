@@ -15,15 +15,16 @@ parameters, not estimated stochastically. Three facts make this fast:
    in ``A``. Both are solved by conjugate gradients preconditioned with the
    exact solution for separable weights ``ivar ~ kappa omega^T``
    (a Kronecker factor for ``A``, one shared eigenbasis for all pixels).
-   Up to ``c = 64`` the preconditioner's diagonal blocks are exact (one
+   Up to ``c = 32`` the preconditioner's diagonal blocks are exact (one
    ``(c + 1)``-square system per pixel and one ``c``-square system per star,
    ``O(n c^2 P2)`` to form, inverted on the host); above, the exact diagonals
    in the separable eigenbases ("rotated Jacobi", ``O(n c P2)``, no per-pixel
    matrices) keep the cost per iteration linear in ``c`` and the memory at
-   ``O((n + P2) c)``. (On the built-in set, 880 stars, the rotated
-   preconditioner reached a higher log joint in the same 15 iterations in a
-   third of the time at ``c = 100``, a quarter at ``c = 150``; at ``c = 50``
-   the two were even, at ``c = 20`` the exact blocks twice as fast.)
+   ``O((n + P2) c)``. (Built-in set, 880 stars, 2 cores: to convergence the
+   exact blocks took 13.5 s at ``c = 30`` against 17.2 s, but 32.6 s at
+   ``c = 40`` against 28.4 s and 57.2 s at ``c = 50`` against 44.2 s; at
+   ``c = 100`` and 150 the rotated preconditioner reached a higher log joint
+   in 15 iterations in a third to a quarter of the time.)
 3. **Symmetries.** The likelihood is unchanged by ``z -> z M^T`` (and by
    ``z -> z + 1 u^T`` when the constant lies in the row space), which
    :func:`~.exact_linalg.balance` exploits exactly after every step.
@@ -62,7 +63,7 @@ _MAX_CG = 150
 _ETA_ALS = 1e-3  # relative residual of the block solves (exact-block preconditioner)
 _ETA_ALS_CHEAP = 1e-2  # the same with the separable / rotated preconditioners
 _ETA_MIN = 0.0  # smallest Newton forcing term
-_EXACT_MAX_C = 64  # exact per-pixel / per-star preconditioner blocks up to this c
+_EXACT_MAX_C = 32  # exact per-pixel / per-star preconditioner blocks up to this c
 _PRECOND = None  # force "separable", "rotated" or "exact" (tests); None: by c
 _REFRESH = 1  # Newton iterations between recomputations of the exact blocks
 
