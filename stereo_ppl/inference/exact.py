@@ -20,11 +20,7 @@ parameters, not estimated stochastically. Three facts make this fast:
    ``O(n c^2 P2)`` to form, inverted on the host); above, the exact diagonals
    in the separable eigenbases ("rotated Jacobi", ``O(n c P2)``, no per-pixel
    matrices) keep the cost per iteration linear in ``c`` and the memory at
-   ``O((n + P2) c)``. (Built-in set, 880 stars, 2 cores: to convergence the
-   exact blocks took 13.5 s at ``c = 30`` against 17.2 s, but 32.6 s at
-   ``c = 40`` against 28.4 s and 57.2 s at ``c = 50`` against 44.2 s; at
-   ``c = 100`` and 150 the rotated preconditioner reached a higher log joint
-   in 15 iterations in a third to a quarter of the time.)
+   ``O((n + P2) c)``; 32 is the measured crossover (built-in set, 880 stars).
 3. **Symmetries.** The likelihood is unchanged by ``z -> z M^T`` (and by
    ``z -> z + 1 u^T`` when the constant lies in the row space), which
    :func:`~.exact_linalg.balance` exploits exactly after every step.
