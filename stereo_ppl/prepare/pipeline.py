@@ -312,12 +312,15 @@ def prepare_paired(
     def on_result(result) -> None:
         task = tasks[result.index]
         done[task.index] = True
+        if isinstance(result, PairFailure):
+            # what the reader warned of goes into the rejection, not out beside it
+            said = (" ".join(str(message).split()) for _, message in result.warnings)
+            reason = "; ".join([result.reason, *said])
+            row = int(rows[task.index])
+            reject(Rejection(result.file, row, task.apogee_id, task.obsid, reason))
+            return
         for category, message in result.warnings:
             warnings.warn(message, category, stacklevel=2)
-        if isinstance(result, PairFailure):
-            row = int(rows[task.index])
-            reject(Rejection(result.file, row, task.apogee_id, task.obsid, result.reason))
-            return
         i, k = task.index, result.index
         apogee_flux[k], apogee_ivar[k] = result.apogee_flux, result.apogee_ivar
         lamost_flux[k], lamost_ivar[k] = result.lamost_flux, result.lamost_ivar

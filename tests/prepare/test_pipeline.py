@@ -238,9 +238,13 @@ def test_bad_file_is_rejected_and_skipped_or_stops_when_strict(clean_copy, damag
     survey, files = clean_copy
     star = 2
     path, problem = damage(survey, files, star)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         warnings.simplefilter("ignore", SurveyFileWarning)  # the all-NaN file is counted
         result = run(files, cuts=KEEP_ALL)
+        # what the reader warned of about the bad file is in its rejection, not beside it
+        escaped = [w for w in caught if not issubclass(w.category, PrepareWarning)]
+        assert not escaped, [str(w.message) for w in escaped]
         assert len(result.rejected) == 1
         rejection = result.rejected[0]
         star_id = str(survey.paired["apogee_id"].values[star])
