@@ -151,11 +151,8 @@ def fill_bad_apogee_pixels(paired: xr.Dataset, train) -> FilledApogee:
         A pixel that is bad in every training star (it has no mean), named
         with its wavelength.
     """
-    if "apogee_ivar" not in paired:
-        return FilledApogee(paired, 0, 0)
-    flux = np.asarray(paired["apogee_flux"].values)
-    good = (np.asarray(paired["apogee_ivar"].values) > 0) & np.isfinite(flux)
-    if good.all():
+    flux, good = _survey1_good(paired)
+    if good is None:
         return FilledApogee(paired, 0, 0)
     train = np.asarray(train, dtype=int)
     mean = _good_mean(paired, flux[train], good[train])
@@ -188,11 +185,8 @@ def fill_as_fitted(tree: xr.DataTree, paired: xr.Dataset) -> FilledApogee:
     PairedDataError
         If ``paired`` has another number of survey-1 pixels than the fit.
     """
-    if "apogee_ivar" not in paired:
-        return FilledApogee(paired, 0, 0)
-    flux = np.asarray(paired["apogee_flux"].values)
-    good = (np.asarray(paired["apogee_ivar"].values) > 0) & np.isfinite(flux)
-    if good.all():
+    flux, good = _survey1_good(paired)
+    if good is None:
         return FilledApogee(paired, 0, 0)
     const = tree["constant_data"]
     if const.sizes[APOGEE_PIXEL] != paired.sizes[APOGEE_PIXEL]:
@@ -206,6 +200,15 @@ def fill_as_fitted(tree: xr.DataTree, paired: xr.Dataset) -> FilledApogee:
     if "apogee_ivar" in const:
         known = np.asarray(const["apogee_ivar"].values)[train] > 0
     return _fill(paired, flux, good, _good_mean(paired, fitted, known))
+
+
+def _survey1_good(paired: xr.Dataset):
+    """Survey-1 flux (star, apogee_pixel) and its good-pixel mask; mask ``None`` if all good."""
+    flux = np.asarray(paired["apogee_flux"].values)
+    if "apogee_ivar" not in paired:
+        return flux, None
+    good = (np.asarray(paired["apogee_ivar"].values) > 0) & np.isfinite(flux)
+    return flux, None if good.all() else good
 
 
 def _good_mean(paired: xr.Dataset, flux: np.ndarray, known: np.ndarray) -> np.ndarray:
