@@ -231,7 +231,9 @@ def oracle_step_score(truth, ivar, *, reach: int = 12, window: int = 40) -> floa
     return hit / max(total, 1)
 
 
-def flag_table(snrs, num_stars: int, fit_stars: int, seeds=(1, 3)) -> list[dict]:
+def flag_table(
+    snrs, num_stars: int, fit_stars: int, seeds=(1, 3), num_latent: int = 10
+) -> list[dict]:
     import jax
 
     from stereo_ppl.datasets import make_builtin
@@ -239,7 +241,7 @@ def flag_table(snrs, num_stars: int, fit_stars: int, seeds=(1, 3)) -> list[dict]
     from stereo_ppl.inference import fit
 
     train = make_builtin(0, num_stars=fit_stars)
-    tree = fit(jax.random.key(0), train.paired, num_latent=10, method="exact")
+    tree = fit(jax.random.key(0), train.paired, num_latent=num_latent, method="exact")
     setup = make_setup(tree)
     rows = []
     for seed, snr in ((seed, snr) for seed in seeds for snr in snrs):
@@ -310,6 +312,7 @@ def main() -> None:
     parser.add_argument("--latents", default="10,50,200")
     parser.add_argument("--snr", default="50,100,250,500", help="LAMOST S/N levels for flags")
     parser.add_argument("--flag-seeds", default="1,3", help="built-in seeds scored for flags")
+    parser.add_argument("--flag-latents", default="10", help="c of the fits scored for flags")
     parser.add_argument("--no-flags", action="store_true")
     parser.add_argument("--no-speed", action="store_true", help="only the flag table")
     parser.add_argument("--no-disk", action="store_true", help="in memory only (no out of core)")
@@ -328,23 +331,29 @@ def main() -> None:
         speed_tables(latents, sizes, tmp, quick=args.quick, disk_too=not args.no_disk)
     if not args.no_flags:
         snrs = [float(v) for v in args.snr.split(",")]
-        rows = flag_table(
-            snrs,
-            num_stars=120 if args.quick else 400,
-            fit_stars=300 if args.quick else 600,
-            seeds=[int(v) for v in args.flag_seeds.split(",")],
-        )
+        rows = [
+            {"c": c, **row}
+            for c in (int(v) for v in args.flag_latents.split(","))
+            for row in flag_table(
+                snrs,
+                num_stars=120 if args.quick else 400,
+                fit_stars=300 if args.quick else 600,
+                seeds=[int(v) for v in args.flag_seeds.split(",")],
+                num_latent=c,
+            )
+        ]
         print()
         print("flags (thresholds calibrated on seed 2); oracle: step P = R of the local fit")
         print("on the true stellar flux (photon noise only), the ceiling for this injection")
         print(
-            f"{'seed':>4} {'S/N':>5} {'code':>20} {'precision':>10} {'recall':>7} "
+            f"{'c':>4} {'seed':>4} {'S/N':>5} {'code':>20} {'precision':>10} {'recall':>7} "
             f"{'flagged':>8} {'true':>6} {'oracle':>7}"
         )
         for r in rows:
             print(
-                f"{r['seed']:>4} {r['snr']:>5.0f} {r['code']:>20} {r['precision']:>10.3f} "
-                f"{r['recall']:>7.3f} {r['flagged']:>8} {r['true']:>6} {r['oracle']:>7.3f}"
+                f"{r['c']:>4} {r['seed']:>4} {r['snr']:>5.0f} {r['code']:>20} "
+                f"{r['precision']:>10.3f} {r['recall']:>7.3f} {r['flagged']:>8} {r['true']:>6} "
+                f"{r['oracle']:>7.3f}"
             )
     import shutil
 

@@ -374,13 +374,21 @@ def denoise_batch(
     }
     fixed = (setup.decoder, setup.model_error, setup.bad_column, setup.sky)
 
+    out = None  # the results, allocated once the first block's shapes are known
+
     def block(start):
+        nonlocal out
         f, w = flux[start : start + size], ivar[start : start + size]
-        if f.shape[0] < size:
-            pad = size - f.shape[0]
-            f = np.concatenate([f, np.ones((pad, m), dtype)])
-            w = np.concatenate([w, np.zeros((pad, m), dtype)])
-        return [np.asarray(a) for a in _denoise(*fixed, f, w, **options)]
+        k = f.shape[0]
+        if k < size:
+            f = np.concatenate([f, np.ones((size - k, m), dtype)])
+            w = np.concatenate([w, np.zeros((size - k, m), dtype)])
+        parts = _denoise(*fixed, f, w, **options)
+        if out is None:
+            out = DenoiseResult(*(np.empty((n, *a.shape[1:]), a.dtype) for a in parts))
+        # written in place: no per-block arrays to concatenate (a copy of every output)
+        for dest, a in zip(out, parts, strict=True):
+            dest[start : start + k] = a[:k]
 
     starts = range(0, max(n, 1), size)
     if workers is None and setup.decoder.num_latent > PARALLEL_MAX_LATENT:
@@ -388,9 +396,11 @@ def denoise_batch(
     elif workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     workers = max(1, min(int(workers), len(starts)))
+    block(starts[0])
     if workers == 1:
-        rows = [block(start) for start in starts]
+        for start in starts[1:]:
+            block(start)
     else:
         with ThreadPoolExecutor(workers) as pool:
-            rows = list(pool.map(block, starts))
-    return DenoiseResult(*(np.concatenate(col)[:n] for col in zip(*rows, strict=True)))
+            list(pool.map(block, starts[1:]))
+    return out

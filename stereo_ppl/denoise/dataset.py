@@ -95,6 +95,8 @@ def denoise(
             bar.update(stop - start)
     if not parts:
         raise ValueError("no spectra to denoise")
+    if len(parts) == 1:
+        return parts[0]
     return DenoiseResult(*(np.concatenate(col) for col in zip(*parts, strict=True)))
 
 

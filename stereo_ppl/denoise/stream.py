@@ -182,7 +182,9 @@ def _markers(store: Path) -> Path:
 def _cast(ds: xr.Dataset) -> xr.Dataset:
     """float32 for the pixel arrays (as the surveys store spectra)."""
     names = (*_PIXEL_VARS, "z", "z_sigma", "chi2_reduced")
-    return ds.assign({n: ds[n].astype(np.float32) for n in names if ds[n].dtype.kind == "f"})
+    return ds.assign(
+        {n: ds[n].astype(np.float32, copy=False) for n in names if ds[n].dtype.kind == "f"}
+    )
 
 
 def _fingerprint(source, arrays: dict, thresholds, batch_size: int) -> str:
