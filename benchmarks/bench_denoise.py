@@ -2,11 +2,14 @@
 
 Prints three tables:
 
-1. spectra per second for c = 10, 50, 200 in memory (arrays already in JAX)
-   and out of core (a chunked Zarr store of float32 ``lamost_flux`` and
+1. spectra per second for c = 10, 50, 200 in memory (NumPy arrays) and out
+   of core (a chunked Zarr store of float32 ``lamost_flux`` and
    ``lamost_ivar`` -> a Zarr output), next to this machine's roofline: the
    GEMM rate measured in the same run divided by the ``2 m c^2`` FLOP per
-   spectrum that forming ``B^T W B`` needs (m = 3,909);
+   spectrum that forming ``B^T W B`` needs (m = 3,909). Beside the robust
+   and plain denoiser, the rate of its ``B^T W B`` GEMM alone, and in the
+   header the memory bandwidth measured in the same run with the bound it
+   sets (82 kB in and out per spectrum);
 2. peak resident memory of the out-of-core run (a child process per size) as
    the number of spectra grows (10^4 and 10^5 by default; ``--sizes`` for 10^6);
 3. per-pixel precision and recall of each artefact code on the built-in set's
@@ -34,6 +37,9 @@ from pathlib import Path
 import numpy as np
 
 M = 3909
+#: Bytes a denoiser must move per spectrum at least: float32 flux and ivar in;
+#: float32 denoised flux, its sigma and the residual and int8 artefact codes out.
+BYTES_PER_SPECTRUM = (2 * 4 + 3 * 4 + 1) * M
 
 
 def best_seconds(f, reps: int) -> float:
@@ -69,6 +75,32 @@ def gemm_rate(size: int = 2048, reps: int = 5) -> float:
     a = jnp.ones((size, size), jnp.float32)
     f = jax.jit(lambda x: x @ x)
     return 2.0 * size**3 / best_seconds(lambda: f(a).block_until_ready(), reps)
+
+
+def copy_rate(rows: int, reps: int = 5) -> float:
+    """Measured memory bandwidth (bytes/s) through JAX for a batch of ``rows`` spectra.
+
+    One float32 (rows, m) array read and another written (a STREAM copy):
+    an upper bound for any kernel that reads and writes its arrays once.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    a = jnp.ones((rows, M), jnp.float32)
+    f = jax.jit(lambda x: x * 2.0)
+    return 2.0 * a.nbytes / best_seconds(lambda: f(a).block_until_ready(), reps)
+
+
+def gram_rate(setup, ivar, reps: int) -> float:
+    """Spectra per second of the denoiser's own ``B^T W B`` (the roofline's FLOP) alone."""
+    import jax
+    import jax.numpy as jnp
+
+    from stereo_ppl.denoise.linalg import normal_matrices
+
+    f = jax.jit(normal_matrices)
+    w = jnp.asarray(ivar)
+    return ivar.shape[0] / best_seconds(lambda: f(setup.decoder, w).block_until_ready(), reps)
 
 
 def synthetic_setup(num_latent: int, seed: int = 0):
@@ -118,13 +150,18 @@ def synthetic_spectra(beta_F, b_F, num: int, seed: int, *, artefacts: bool = Tru
     return flux.astype(np.float32), (1.0 / sigma**2).astype(np.float32)
 
 
-def in_memory_rate(num_latent: int, batch: int, reps: int, *, robust: bool = True) -> float:
-    """Spectra per second of :func:`denoise_batch` on ``batch`` spectra in memory."""
+def in_memory_rates(num_latent: int, batch: int, reps: int) -> dict:
+    """Spectra per second on ``batch`` spectra in memory: ``robust`` and ``plain``
+    :func:`denoise_batch`, and ``gram``, its ``B^T W B`` GEMM alone."""
     from stereo_ppl.denoise import denoise_batch
 
     setup, beta_F, b_F = synthetic_setup(num_latent)
     flux, ivar = synthetic_spectra(beta_F, b_F, batch, 1)
-    return batch / best_seconds(lambda: denoise_batch(setup, flux, ivar, robust=robust), reps)
+    rates = {"gram": gram_rate(setup, ivar, reps)}
+    for name, robust in (("robust", True), ("plain", False)):
+        seconds = best_seconds(lambda r=robust: denoise_batch(setup, flux, ivar, robust=r), reps)
+        rates[name] = batch / seconds
+    return rates
 
 
 def write_store(path: Path, num: int, chunk: int) -> None:
@@ -265,33 +302,38 @@ def flag_table(
 
 
 def speed_tables(latents, sizes, tmp: Path, *, quick: bool, disk_too: bool) -> None:
-    """Print the spectra/s table against the roofline and the memory table."""
+    """Print the spectra/s table against the rooflines and the memory table."""
     from stereo_ppl.denoise.core import BLOCK_SIZE
 
     rate = gemm_rate()
+    bandwidth = copy_rate(2048)
+    stream = bandwidth / BYTES_PER_SPECTRUM
     load = os.getloadavg()[0]
     print(f"GEMM rate (float32, 2048^3, JAX, best of 5): {rate / 1e9:.1f} GFLOP/s")
+    print(
+        f"memory bandwidth (JAX copy of a (2048, {M}) float32 batch): {bandwidth / 1e9:.1f} GB/s;"
+        f" {BYTES_PER_SPECTRUM / 1e3:.0f} kB in and out per spectrum -> at most {stream:.0f}/s"
+    )
     print(f"load average (1 min) {load:.1f} on {os.cpu_count()} CPUs; kernel block {BLOCK_SIZE}")
     print(f"CPU pressure (share of time some task waited for a CPU): {cpu_pressure()}")
-    print("memory/s: robust denoising with flags; plain/s: one least-squares solve per spectrum")
+    print("roofline/s: GEMM rate / (2 m c^2); gram/s: the denoiser's B^T W B alone;")
+    print("robust/s: denoising with flags; plain/s: one least-squares solve per spectrum;")
+    print("frac: of the roofline")
     print()
     print(
-        f"{'c':>4} {'roofline/s':>11} {'memory/s':>10} {'frac':>6} {'plain/s':>9} {'frac':>6} "
-        f"{'disk/s':>9} {'N':>8} {'load':>5}"
+        f"{'c':>4} {'roofline/s':>11} {'gram/s':>9} {'frac':>6} {'robust/s':>9} {'frac':>6} "
+        f"{'plain/s':>9} {'frac':>6} {'disk/s':>9} {'N':>8} {'load':>5}"
     )
-    memory_rows = []
     for c in latents:
         roof = rate / (2.0 * M * c * c)
         batch = 2048 if c <= 50 else 256
-        reps = 2 if quick else 5
-        mem = in_memory_rate(c, batch, reps)
-        plain = in_memory_rate(c, batch, reps, robust=False)
+        r = in_memory_rates(c, batch, 2 if quick else 5)
         n0 = sizes[0] if c == 10 else min(sizes[0], 4 * batch)
-        disk = out_of_core(n0, c, batch, tmp) if disk_too else {"rate": float("nan")}
-        memory_rows.append((c, n0, disk))
+        disk = out_of_core(n0, c, batch, tmp)["rate"] if disk_too else float("nan")
         print(
-            f"{c:>4} {roof:>11.0f} {mem:>10.0f} {mem / roof:>6.1%} {plain:>9.0f} "
-            f"{plain / roof:>6.1%} {disk['rate']:>9.0f} {n0:>8} {os.getloadavg()[0]:>5.1f}"
+            f"{c:>4} {roof:>11.0f} {r['gram']:>9.0f} {r['gram'] / roof:>6.1%} "
+            f"{r['robust']:>9.0f} {r['robust'] / roof:>6.1%} {r['plain']:>9.0f} "
+            f"{r['plain'] / roof:>6.1%} {disk:>9.0f} {n0:>8} {os.getloadavg()[0]:>5.1f}"
         )
     if not disk_too:
         return
