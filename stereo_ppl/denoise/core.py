@@ -388,7 +388,7 @@ def denoise_batch(
             out = DenoiseResult(*(np.empty((n, *a.shape[1:]), a.dtype) for a in parts))
         # written in place: no per-block arrays to concatenate (a copy of every output)
         for dest, a in zip(out, parts, strict=True):
-            dest[start : start + k] = a[:k]
+            dest[start : start + k] = np.asarray(a)[:k]
 
     starts = range(0, max(n, 1), size)
     if workers is None and setup.decoder.num_latent > PARALLEL_MAX_LATENT:
