@@ -123,6 +123,8 @@ class ExactResult(NamedTuple):
         float32 solves about 1e-4 (relative) short of the optimum, and the
         problem has several local optima (1e-3 apart at c = 100): restart
         from other ``init``.
+    stop_reason : {"gtol", "tol", "stall", "max_iter"}
+        Which of those rules stopped the solver.
     """
 
     params: dict
@@ -131,6 +133,7 @@ class ExactResult(NamedTuple):
     num_iterations: int
     grad_norm: float
     converged: bool
+    stop_reason: str
 
 
 def solve_exact(
@@ -239,16 +242,18 @@ def solve_exact(
         threadpool_limits(1, user_api="blas"),
         progress_bar(max_iter, enabled=progress, description=description) as bar,
     ):
-        p, converged = _optimise(state, p, max_iter=max_iter, tol=tol, gtol=gtol, bar=bar)
+        p, reason = _optimise(state, p, max_iter=max_iter, tol=tol, gtol=gtol, bar=bar)
     a, bf, b = L.balance(*(np.asarray(x, np.float64) for x in p), space, b_prior_mean=b_mean)
     params = full_params(space, a, bf, b, dtype)
     log_joint, grad_norm = S.log_joint_and_grad(params, f1, f2, ivar, b_mean)
     trace = ExactTrace(*(np.asarray(v) for v in zip(*state.records, strict=True)))
-    return ExactResult(params, log_joint, trace, len(state.records) - 1, grad_norm, converged)
+    num_iterations = len(state.records) - 1
+    converged = reason != "max_iter"
+    return ExactResult(params, log_joint, trace, num_iterations, grad_norm, converged, reason)
 
 
 def _optimise(state, p, *, max_iter, tol, gtol, bar):
-    """Block sweeps, then trust-region Newton. Returns (params, converged)."""
+    """Block sweeps, then trust-region Newton. Returns (params, stop reason)."""
     f, gnorm = state.record(p)
     g_start = max(gnorm, 1e-300)  # scales the Newton forcing term
     g0 = None  # reference of gtol: the gradient norm after the first block sweep
@@ -270,7 +275,7 @@ def _optimise(state, p, *, max_iter, tol, gtol, bar):
         if g0 is None:
             g0 = max(gnorm, 1e-300)
         elif gnorm <= gtol * g0:
-            return p, True
+            return p, "gtol"
         if gain < _ALS_GAIN:
             break
     g0 = max(gnorm, 1e-300) if g0 is None else g0
@@ -309,9 +314,11 @@ def _optimise(state, p, *, max_iter, tol, gtol, bar):
         it += 1
         bar.update(1, log_joint=state.const - f, grad=gnorm)
         scale = state.scale(f)
-        if gnorm <= gtol * g0 or (solved and pred_full < tol * scale):
-            return p, True
+        if gnorm <= gtol * g0:
+            return p, "gtol"
+        if solved and pred_full < tol * scale:
+            return p, "tol"
         stall = 0 if accepted and dec > tol * scale else stall + 1
         if stall >= 3:
-            return p, True
-    return p, False
+            return p, "stall"
+    return p, "max_iter"

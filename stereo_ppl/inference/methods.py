@@ -128,6 +128,7 @@ def _exact(key, train: ModelData, heldout: ModelData, num_latent, progress, b_me
         "grad_norm": float(result.grad_norm),
         "grad_norm_initial": float(trace.grad_norm[0]),
         "converged": int(result.converged),
+        "stop_reason": result.stop_reason,
         "elapsed_seconds": float(trace.elapsed[-1]),
     }
     log_joint = (trace.iteration, trace.log_joint, trace.heldout, trace.elapsed)

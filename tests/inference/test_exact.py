@@ -298,6 +298,14 @@ def test_warm_start_from_solution(solved):
 
 
 @pytest.mark.core
+def test_stop_reason_says_which_rule_stopped(solved):
+    (f1, f2, ivar), result = solved
+    assert result.converged and result.stop_reason in ("gtol", "tol", "stall")
+    short = solve_exact(jax.random.key(0), f1, f2, ivar, num_latent=3, max_iter=1)
+    assert not short.converged and short.stop_reason == "max_iter"
+
+
+@pytest.mark.core
 def test_far_off_start_is_not_taken_as_converged(solved):
     # The gradient at a far-off start is huge; relative to it, the gradient
     # after one block sweep looked converged and the solver stopped there.
