@@ -164,6 +164,6 @@ def fit(
         console.print(
             f"solver: {tree.attrs['num_iterations']} iterations, gradient norm "
             f"{tree.attrs['grad_norm']:.3g} (start {tree.attrs['grad_norm_initial']:.3g}), "
-            f"converged: {bool(tree.attrs['converged'])} ({tree.attrs.get('stop_reason', '?')})"
+            f"converged: {bool(tree.attrs['converged'])} ({tree.attrs['stop_reason']})"
         )
     console.print(f"wrote {out}")
