@@ -325,6 +325,10 @@ def denoise_source(
         template = _template(num, m, c, batch_size, wavelength, root)
         # uncompressed: residuals do not compress and compression would bound the rate
         encoding = {name: {"compressors": None} for name in template.data_vars}
+        # the star coordinates chunked like the data: each chunk's region write
+        # then owns its Zarr chunks (workers writing one shared chunk lose updates)
+        for name in (STAR, "obsid"):
+            encoding[name] = {"chunks": (min(batch_size, num),)}
         template.to_zarr(store, compute=False, mode="w-", consolidated=False, encoding=encoding)
         if markers.exists():  # left by a run whose store was deleted
             shutil.rmtree(markers)

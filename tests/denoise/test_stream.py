@@ -118,3 +118,8 @@ def test_local_cluster_gives_the_same_numbers(case, tmp_path):
             scheduler=cluster.scheduler_address,
         )
     _check_against_memory(out, memory)
+    # every chunk's region write owns its Zarr chunks, coordinates included:
+    # two workers writing into one shared chunk lose each other's updates
+    with xr.open_zarr(out, consolidated=False) as ds:
+        for name in ("z", "lamost_residual", "star", "obsid"):
+            assert ds[name].encoding["chunks"][0] == 8, name
