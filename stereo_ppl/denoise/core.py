@@ -17,7 +17,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from .flags import ArtefactThresholds, classify, robust_scale, step_statistic
-from .linalg import Decoder, normal_matrices, pixel_variance, solve_normal
+from .linalg import (
+    Decoder,
+    normal_matrices,
+    pixel_variance,
+    removed_normal_matrices,
+    solve_normal,
+)
 from .steps import locate_step
 
 __all__ = ["BLOCK_SIZE", "PARALLEL_MAX_LATENT", "DenoiseResult", "DenoiseSetup", "denoise_batch"]
@@ -110,13 +116,8 @@ def _shift(x, by: int):
 
 
 def _removed(decoder: Decoder, weight, flagged, normal0):
-    """Normal matrices without the flagged pixels: ``N0 - B^T diag(w flagged) B``.
-
-    The masked weights go through an optimisation barrier so that XLA runs the
-    product as a GEMM instead of fusing the mask into a slow loop.
-    """
-    dropped = jax.lax.optimization_barrier(jnp.where(flagged, weight, 0.0))
-    return normal0 - normal_matrices(decoder, dropped)
+    """Normal matrices without the flagged pixels: ``N0 - B^T diag(w flagged) B``."""
+    return normal0 - removed_normal_matrices(decoder, jnp.where(flagged, weight, 0.0))
 
 
 def _solve_plain(decoder, normal, rhs):

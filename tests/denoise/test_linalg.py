@@ -7,7 +7,14 @@ from denoise_fakes import decoder_arrays, spectra
 from helpers import assert_allclose, default_float
 
 from stereo_ppl.denoise import make_decoder
-from stereo_ppl.denoise.linalg import normal_matrices, pixel_variance, solve_normal
+from stereo_ppl.denoise.linalg import (
+    SPARSE_MIN_LATENT,
+    SPARSE_PIXELS,
+    normal_matrices,
+    pixel_variance,
+    removed_normal_matrices,
+    solve_normal,
+)
 
 WL = np.geomspace(3700.0, 9100.0, 300)
 
@@ -27,6 +34,21 @@ def test_normal_matrices_and_variance_match_numpy(packed):
     cov = np.linalg.inv(want + np.eye(4))
     var = pixel_variance(decoder, jnp.asarray(cov, default_float()))
     assert_allclose(var, np.einsum("pj,njk,pk->np", beta, cov, beta), rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.core
+@pytest.mark.parametrize("num_latent", [3, SPARSE_MIN_LATENT])
+@pytest.mark.parametrize("num_removed", [5, SPARSE_PIXELS, SPARSE_PIXELS + 1])
+def test_removed_pixels_gathered_or_dense_give_the_same_matrices(num_latent, num_removed):
+    beta_F, b_F = decoder_arrays(0, wavelength=WL, num_latent=num_latent)
+    decoder = make_decoder(beta_F, b_F)
+    rng = np.random.default_rng(3)
+    weight = np.zeros((4, WL.size))
+    for row, count in zip(weight, (num_removed, 0, 1, 7), strict=True):
+        row[rng.choice(WL.size, count, replace=False)] = rng.uniform(0.5, 2.0, count)
+    weight = jnp.asarray(weight, default_float())
+    want = normal_matrices(decoder, weight)
+    assert_allclose(removed_normal_matrices(decoder, weight), want, atol=1e-7)
 
 
 def test_solve_normal_matches_numpy_and_flags_singular():
