@@ -39,13 +39,17 @@ __all__ = [
     "Decoder",
     "make_decoder",
     "normal_matrices",
+    "pair_products",
     "pixel_variance",
     "removed_normal_matrices",
     "solve_normal",
 ]
 
-#: Largest ``K`` (pixels × pairs) for the packed GEMM; ``c <= 180`` at 3,909 pixels.
-PACKED_MAX_ELEMENTS = 64 * 2**20
+#: Largest ``K`` (pixels × pairs) for the packed GEMM: ``c <= 206`` at 3,909
+#: pixels (330 MB in float32). At c = 200 and 64 spectra on 2 CPU cores the
+#: packed products are 2.8x (``B^T W B``) and 3.3x (pixel variance) faster
+#: than the batched ones.
+PACKED_MAX_ELEMENTS = 80 * 2**20
 
 #: Smallest ``c`` for which :func:`removed_normal_matrices` gathers the removed
 #: pixels' rows: measured on 2 CPU cores at 3,909 pixels and 64 spectra, the
@@ -103,6 +107,22 @@ def _pair_index(c: int) -> tuple[np.ndarray, np.ndarray]:
     return np.triu_indices(c)
 
 
+def pair_products(beta_F) -> np.ndarray:
+    """``beta_F[:, i] * beta_F[:, j]`` for the pairs ``i <= j`` (float64).
+
+    Parameters
+    ----------
+    beta_F : array, shape (m, c)
+
+    Returns
+    -------
+    ndarray, shape (m, c (c + 1) / 2)
+    """
+    beta = np.asarray(beta_F, dtype=np.float64)
+    i, j = _pair_index(beta.shape[1])
+    return beta[:, i] * beta[:, j]
+
+
 def make_decoder(
     beta_F,
     b_F,
@@ -137,11 +157,7 @@ def make_decoder(
     m, c = beta.shape
     if packed is None:
         packed = m * c * (c + 1) // 2 <= PACKED_MAX_ELEMENTS
-    if packed:
-        i, j = _pair_index(c)
-        pairs = beta[:, i] * beta[:, j]
-    else:
-        pairs = np.zeros((m, 0))
+    pairs = pair_products(beta) if packed else np.zeros((m, 0))
     if (prior_mean is None) != (prior_covariance is None):
         raise ValueError("give both prior_mean and prior_covariance, or neither")
     if prior_mean is None:

@@ -31,7 +31,7 @@ from ..inference.progress import progress_bar
 from .core import DenoiseSetup
 from .dataset import DENOISE_KIND, denoise, result_dataset
 from .flags import ArtefactThresholds
-from .linalg import Decoder
+from .linalg import Decoder, pair_products
 from .setup import find_bad_columns
 from .sources import Chunk, FitsSource, StoreSource
 
@@ -71,8 +71,10 @@ class DenoiseRun(NamedTuple):
 
 
 def _setup_arrays(setup: DenoiseSetup) -> dict:
-    """The setup as NumPy arrays (to ship to workers)."""
+    """The setup as NumPy arrays (to ship to workers; the pair products, up to
+    hundreds of MB, are recomputed there from ``beta_F``)."""
     out = {f"decoder.{k}": np.asarray(v) for k, v in setup.decoder._asdict().items()}
+    out["decoder.pairs"] = np.asarray(setup.decoder.packed)
     out.update(
         model_error=np.asarray(setup.model_error),
         bad_column=np.asarray(setup.bad_column),
@@ -85,7 +87,10 @@ def _setup_arrays(setup: DenoiseSetup) -> dict:
 def _setup_from_arrays(arrays: dict) -> DenoiseSetup:
     import jax.numpy as jnp
 
-    decoder = Decoder(*(jnp.asarray(arrays[f"decoder.{k}"]) for k in Decoder._fields))
+    fields = {k: arrays[f"decoder.{k}"] for k in Decoder._fields}
+    beta = fields["beta_F"]
+    fields["pairs"] = pair_products(beta) if fields["pairs"] else np.zeros((beta.shape[0], 0))
+    decoder = Decoder(**{k: jnp.asarray(v, dtype=beta.dtype) for k, v in fields.items()})
     return DenoiseSetup(
         decoder,
         jnp.asarray(arrays["model_error"]),
