@@ -120,10 +120,29 @@ def _removed(decoder: Decoder, weight, flagged, normal0):
     return normal0 - removed_normal_matrices(decoder, jnp.where(flagged, weight, 0.0))
 
 
+def _system(decoder, normal, cross=None, diag=None):
+    """The ``(c + 2)``-square system of ``z`` and the step scales.
+
+    Without a step (``cross`` None) the scales' block is the identity and
+    uncoupled, so the ``z`` block of its inverse is the covariance of ``z``.
+    """
+    n, c = normal.shape[0], normal.shape[-1]
+    full = jnp.zeros((n, c + _NUM_STEP, c + _NUM_STEP), normal.dtype)
+    full = full.at[:, :c, :c].set(normal + decoder.prior_precision)
+    if cross is None:
+        return full.at[:, c:, c:].set(jnp.eye(_NUM_STEP, dtype=normal.dtype))
+    full = full.at[:, :c, c:].set(cross)
+    full = full.at[:, c:, :c].set(jnp.swapaxes(cross, -1, -2))
+    return full.at[:, c:, c:].set(jax.vmap(jnp.diag)(diag))
+
+
 def _solve_plain(decoder, normal, rhs):
-    """Solve for ``z`` alone (no step): zero step scales."""
-    z, cov, ok = solve_normal(normal + decoder.prior_precision, rhs + decoder.prior_shift)
-    return z, jnp.zeros((z.shape[0], _NUM_STEP), z.dtype), cov, ok
+    """Solve for ``z`` alone (no step): ``z``, zero step scales and the system (0 where
+    ill-conditioned; the final covariance solve reports it)."""
+    z, _, _ = solve_normal(
+        normal + decoder.prior_precision, rhs + decoder.prior_shift, covariance=False
+    )
+    return z, jnp.zeros((z.shape[0], _NUM_STEP), z.dtype), _system(decoder, normal)
 
 
 def _solve_with_step(decoder, normal, rhs, weight, y, model, blue, red, on, span):
@@ -150,14 +169,10 @@ def _solve_with_step(decoder, normal, rhs, weight, y, model, blue, red, on, span
     cross = jnp.where(on[:, None, None], cross, 0.0)
     diag = jnp.where(on[:, None] & (diag > 0), diag, 1.0)
     extra = jnp.where(on[:, None], extra, 0.0)
-    n = normal.shape[0]
-    full = jnp.zeros((n, c + _NUM_STEP, c + _NUM_STEP), normal.dtype)
-    full = full.at[:, :c, :c].set(normal + decoder.prior_precision)
-    full = full.at[:, :c, c:].set(cross)
-    full = full.at[:, c:, :c].set(jnp.swapaxes(cross, -1, -2))
-    full = full.at[:, c:, c:].set(jax.vmap(jnp.diag)(diag))
-    solution, cov, ok = solve_normal(full, jnp.concatenate([rhs + decoder.prior_shift, extra], -1))
-    return solution[:, :c], solution[:, c:], cov[:, :c, :c], ok
+    full = _system(decoder, normal, cross, diag)
+    rhs = jnp.concatenate([rhs + decoder.prior_shift, extra], -1)
+    solution, _, _ = solve_normal(full, rhs, covariance=False)
+    return solution[:, :c], solution[:, c:], full
 
 
 @partial(jax.jit, static_argnames=("step_range", "thresholds", "robust"))
@@ -184,7 +199,7 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
     scales = jnp.zeros((n, _NUM_STEP), dtype)
     step_mask = none
     step_part = jnp.zeros((n, m), dtype)
-    z, a, cov, ok = _solve_plain(decoder, normal0, rhs0)
+    z, a, system = _solve_plain(decoder, normal0, rhs0)
     fitted = z @ beta.T
     model = fitted + b
 
@@ -210,8 +225,8 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
                 flagged = usable & outlier
                 normal = _removed(decoder, weight, flagged, normal0)
                 rhs = (jnp.where(flagged, 0.0, weight) * y) @ beta
-                z, a, cov, ok = _solve_plain(decoder, normal, rhs)
-                return z, a, cov, ok, z @ beta.T, jnp.zeros_like(u), none, outlier
+                z, a, system = _solve_plain(decoder, normal, rhs)
+                return z, a, system, z @ beta.T, jnp.zeros_like(u), none, outlier
             step_mask = on[:, None] & (jnp.abs(index - kstar[:, None]) <= half)
             blue = on[:, None] & (index < kstar[:, None] - half)
             red = on[:, None] & (index > kstar[:, None] + half)
@@ -219,22 +234,22 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
             normal = _removed(decoder, weight, flagged, normal0)
             w_it = jnp.where(flagged, 0.0, weight)
             rhs = (w_it * y) @ beta
-            z, a, cov, ok = jax.lax.cond(
+            z, a, system = jax.lax.cond(
                 jnp.any(on),
                 lambda: _solve_with_step(decoder, normal, rhs, w_it, y, model, blue, red, on, span),
                 lambda: _solve_plain(decoder, normal, rhs),
             )
             fitted = z @ beta.T
             step_part = model * (a[:, :1] * blue + a[:, 1:] * red)
-            return z, a, cov, ok, fitted, step_part, step_mask, outlier
+            return z, a, system, fitted, step_part, step_mask, outlier
 
         # 1. clip outliers without a step: a huge cosmic ray no longer drags z
-        z, a, cov, ok, fitted, step_part, step_mask, _ = solve(
+        z, a, system, fitted, step_part, step_mask, _ = solve(
             u, on, kstar, 1, model, on, with_step=False
         )
         model = fitted + b
         u = scaled_residual(fitted)
-        clipped = (z, cov, ok, fitted, u)
+        clipped = (z, system, fitted, u)
         # 2. look for a step (jump and splice glitch) in those residuals; fit
         #    its side scales leaving out a wide join (its side is not clipped),
         #    then find the centre by a local fit and keep the step only if that
@@ -246,7 +261,7 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
             best = jnp.argmax(stat, axis=-1)
             on = jnp.take_along_axis(stat, best[:, None], -1)[:, 0] > t.step**2
             kstar = jnp.where(on, lo + best, -1).astype(jnp.int32)
-            z, a, cov, ok, fitted, step_part, step_mask, outlier = solve(
+            z, a, system, fitted, step_part, step_mask, outlier = solve(
                 u, on, kstar, t.step_refine, model, on
             )
             # in spectra with a step locate_step leaves out spikes itself
@@ -276,20 +291,22 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
             # a rejected step: back to the clipped fit without it
             rejected = on & ~accepted
             u = scaled_residual(fitted + step_part)
-            z, cov, ok, fitted, u = (
+            z, system, fitted, u = (
                 jnp.where(rejected.reshape(-1, *([1] * (new.ndim - 1))), old, new)
-                for old, new in zip(clipped, (z, cov, ok, fitted, u), strict=True)
+                for old, new in zip(clipped, (z, system, fitted, u), strict=True)
             )
             model = fitted + b
             on = accepted
         # 3. re-estimate with the step at its centre and outliers clipped
         no_clip = jnp.zeros(n, bool)
         for _ in range(t.num_iter):
-            z, a, cov, ok, fitted, step_part, step_mask, _ = solve(u, on, kstar, 1, model, no_clip)
+            z, a, system, fitted, step_part, step_mask, _ = solve(u, on, kstar, 1, model, no_clip)
             model = fitted + b
             u = scaled_residual(fitted + step_part)
         scales = a
 
+    # the covariance once, of the last solve's system (the step scales marginalised)
+    _, cov, ok = solve_normal(system, jnp.zeros((n, c + _NUM_STEP), dtype))
     status = jnp.where(num_good < c + 1, 1, jnp.where(ok, 0, 2)).astype(jnp.int8)
     good_row = status == 0
     # materialise u once: otherwise XLA recomputes it inside every shifted view
@@ -300,7 +317,7 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
         jnp.where(good_row[:, None], artefact, 0).astype(jnp.int8)
     )
     z = jnp.where(good_row[:, None], z, 0.0)
-    cov = jnp.where(good_row[:, None, None], cov, 0.0)
+    cov = jnp.where(good_row[:, None, None], cov[:, :c, :c], 0.0)
     variance = pixel_variance(decoder, cov)
     sigma = jnp.where(good_row[:, None], jnp.sqrt(jnp.maximum(variance, 0.0)), jnp.inf)
     # z is the last solve's: B z is ``fitted`` (0 where the status is bad)

@@ -260,8 +260,8 @@ def pixel_variance(decoder: Decoder, cov: jax.Array) -> jax.Array:
 
 
 def solve_normal(
-    normal: jax.Array, rhs: jax.Array, *, rcond: float | None = None
-) -> tuple[jax.Array, jax.Array, jax.Array]:
+    normal: jax.Array, rhs: jax.Array, *, rcond: float | None = None, covariance: bool = True
+) -> tuple[jax.Array, jax.Array | None, jax.Array]:
     """Solve symmetric positive-definite systems by Cholesky, with a status.
 
     Each system is first scaled to unit diagonal (Jacobi) and a jitter of
@@ -276,12 +276,15 @@ def solve_normal(
     rhs : array, shape (n, k)
     rcond : float, optional
         Default ``10 * eps`` of the dtype.
+    covariance : bool
+        Also return the inverse of ``normal`` (``k`` times the work of the
+        solution alone: two triangular solves of a vector).
 
     Returns
     -------
     solution : array, shape (n, k)
-    covariance : array, shape (n, k, k)
-        The inverse of ``normal``.
+    covariance : array, shape (n, k, k) or None
+        The inverse of ``normal``; None unless ``covariance``.
     ok : array of bool, shape (n,)
     """
     k = normal.shape[-1]
@@ -297,13 +300,19 @@ def solve_normal(
     ok = jnp.all(jnp.isfinite(chol), axis=(-2, -1)) & jnp.all(positive, axis=-1)
     ok &= jnp.min(jnp.where(ok[:, None], pivots, 0.0), axis=-1) ** 2 > 4.0 * rcond
     safe = jnp.where(ok[:, None, None], chol, eye)
+    # normal = D^(1/2) L L^T D^(1/2): z = D^(-1/2) L^-T L^-1 D^(-1/2) rhs
+    half = jax.lax.linalg.triangular_solve(
+        safe, (rhs * inv_d)[..., None], left_side=True, lower=True
+    )
+    solution = jax.lax.linalg.triangular_solve(
+        safe, half, left_side=True, lower=True, transpose_a=True
+    )[..., 0]
+    solution = jnp.where(ok[:, None], solution * inv_d, 0.0)
+    if not covariance:
+        return solution, None, ok
     inv_l = jax.lax.linalg.triangular_solve(
         safe, jnp.broadcast_to(eye, safe.shape), left_side=True, lower=True
     )
     inv_l = inv_l * inv_d[:, None, :]
-    covariance = jnp.swapaxes(inv_l, -1, -2) @ inv_l
-    half = jnp.einsum("nij,nj->ni", inv_l, rhs)
-    solution = jnp.einsum("nji,nj->ni", inv_l, half)
-    covariance = jnp.where(ok[:, None, None], covariance, 0.0)
-    solution = jnp.where(ok[:, None], solution, 0.0)
-    return solution, covariance, ok
+    cov = jnp.swapaxes(inv_l, -1, -2) @ inv_l
+    return solution, jnp.where(ok[:, None, None], cov, 0.0), ok
