@@ -15,10 +15,13 @@ $(STAMP): setup.cfg pyproject.toml requirements/constraints.txt
 demo: $(STAMP)
 	$(BIN)/stereo-ppl demo --out $(OUT)
 
+# tests side by side in worker processes (one per CPU, at most 4), a test file per worker
+XDIST  := -n auto --maxprocesses 4 --dist loadfile
+
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest --nbmake tests notebooks
-	JAX_ENABLE_X64=1 $(BIN)/python -m pytest -m core
+	$(BIN)/python -m pytest $(XDIST) --nbmake tests notebooks
+	JAX_ENABLE_X64=1 $(BIN)/python -m pytest $(XDIST) -m core
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_map.py

@@ -18,8 +18,10 @@ __all__ = [
     "print_summary",
 ]
 
-console = Console()
-error_console = Console(stderr=True)
+# soft wrap: long lines (file paths) stay whole in logs and pipes, where rich
+# would otherwise break them at 80 columns
+console = Console(soft_wrap=True)
+error_console = Console(stderr=True, soft_wrap=True)
 
 
 def enable_x64(enabled: bool) -> None:

@@ -78,7 +78,6 @@ def test_bad_survey_names_are_errors():
     assert survey_names(bare) == ("GALAH", "LAMOST")
 
 
-@pytest.mark.core
 def test_fits_copy_the_survey_roles(tmp_path):
     ds = _paired(survey1="GALAH", survey2="LAMOST")
     tree = fit(jax.random.key(0), ds, num_latent=2, method="exact")

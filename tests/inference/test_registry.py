@@ -12,8 +12,6 @@ from stereo_ppl.inference import fit, model_data
 from stereo_ppl.models import MODELS
 from stereo_ppl.models.marginal import LatentNormal
 
-pytestmark = pytest.mark.core
-
 
 def _paired(num_stars=30):
     paired = small_paired(4, num_stars=num_stars)
@@ -35,6 +33,7 @@ def test_variant_map_fit_has_its_sites_and_the_common_layout(name):
     assert np.all(np.isfinite(tree["log_joint"]["heldout"].values))
 
 
+@pytest.mark.core
 def test_latent_z_log_likelihood_is_the_marginal_over_z():
     paired = _paired()
     tree = fit(

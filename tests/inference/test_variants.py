@@ -13,8 +13,6 @@ from stereo_ppl.inference.arrays import VariantData
 from stereo_ppl.inference.curvature import site_precision_diag
 from stereo_ppl.models import label_inputs, labels_model
 
-pytestmark = pytest.mark.core
-
 
 def _labelled(seed=0, num_stars=50):
     paired = small_paired(seed, num_stars=num_stars)
@@ -51,6 +49,7 @@ def test_labels_model_vi_draws_every_site_with_named_dims():
     assert tree["log_joint"]["step"].values[-1] == 200
 
 
+@pytest.mark.core
 def test_vi_scales_of_a_variant_site_match_its_closed_form():
     paired = _labelled(1)
     train = np.arange(paired.sizes["star"])
@@ -76,6 +75,7 @@ def test_vi_scales_of_a_variant_site_match_its_closed_form():
     assert_allclose(diag["beta_l"], 1.0 + weight.T @ z**2, rtol=1e-4)
 
 
+@pytest.mark.core
 def test_base_model_by_name_is_the_default_fit():
     paired = small_paired(2, num_stars=30)
     options = {"num_latent": 2, "num_steps": 100, "eval_every": 50}
@@ -124,6 +124,7 @@ def _prediction(tree, paired):
     return z @ post["beta_F"].values.T + post["b_F"].values
 
 
+@pytest.mark.core
 @pytest.mark.parametrize("name", list(_REDUCED))
 def test_variant_map_fit_reaches_the_base_models_in_its_limit(reduced_fits, name):
     paired, fits = reduced_fits

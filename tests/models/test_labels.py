@@ -16,8 +16,6 @@ from stereo_ppl.inference import fit
 from stereo_ppl.labels import label_scores, labels_from_apogee, labels_from_lamost
 from stereo_ppl.models import MODELS, get_model, labels_model
 
-pytestmark = pytest.mark.core
-
 
 def _normal_logpdf(x, mean, sd):
     return -0.5 * ((x - mean) / sd) ** 2 - np.log(sd) - 0.5 * np.log(2 * np.pi)
@@ -35,6 +33,7 @@ def _inputs(seed=0, n=9, p1=11, p2=5, num_labels=3):
     return f1, ivar, f2, labels, var, mask
 
 
+@pytest.mark.core
 def test_prior_predictive_shapes():
     f1, ivar, _, _, var, _ = _inputs()
     draws = Predictive(labels_model, num_samples=4)(
@@ -47,6 +46,7 @@ def test_prior_predictive_shapes():
     assert np.all(draws["label_scatter"] >= 0)
 
 
+@pytest.mark.core
 def test_log_density_is_base_plus_eq3_with_masked_labels():
     f1, ivar, f2, labels, var, mask = _inputs()
     rng = np.random.default_rng(1)
@@ -124,6 +124,7 @@ def _simulated(seed=0, *, n=240, p1=30, p2=20, c=2, num_labels=3, scatter=0.1, l
     return paired, truth, mean, names
 
 
+@pytest.mark.core
 def test_map_recovers_its_own_generative_truth():
     paired, truth, mean, names = _simulated()
     tree = fit(
@@ -155,6 +156,7 @@ def test_map_recovers_its_own_generative_truth():
     assert np.linalg.norm(product - true_product) < 0.1 * np.linalg.norm(true_product)
 
 
+@pytest.mark.core
 def test_labels_from_lamost_alone_beat_the_training_mean():
     paired, _, mean, names = _simulated(1)
     tree = fit(
