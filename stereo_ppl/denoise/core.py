@@ -17,13 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .flags import ArtefactThresholds, classify, robust_scale, step_statistic
-from .linalg import (
-    Decoder,
-    normal_matrices,
-    pixel_variance,
-    removed_normal_matrices,
-    solve_normal,
-)
+from .linalg import Decoder, normal_matrices, pixel_variance, solve_normal
+from .solves import NUM_STEP, removed, solve_plain, solve_with_step
 from .steps import locate_step
 
 __all__ = ["BLOCK_SIZE", "PARALLEL_MAX_LATENT", "DenoiseResult", "DenoiseSetup", "denoise_batch"]
@@ -36,9 +31,6 @@ BLOCK_SIZE = 64
 #: the cores itself, and blocks running at once fight over them (at c = 50 on two
 #: cores, two at once were six times slower than one after the other).
 PARALLEL_MAX_LATENT = 16
-
-#: Extra unknowns per spectrum: the scales blue and red of a step.
-_NUM_STEP = 2
 
 
 class DenoiseSetup(NamedTuple):
@@ -115,66 +107,6 @@ def _shift(x, by: int):
     return jnp.concatenate([x[:, -by:], pad], axis=-1)
 
 
-def _removed(decoder: Decoder, weight, flagged, normal0):
-    """Normal matrices without the flagged pixels: ``N0 - B^T diag(w flagged) B``."""
-    return normal0 - removed_normal_matrices(decoder, jnp.where(flagged, weight, 0.0))
-
-
-def _system(decoder, normal, cross=None, diag=None):
-    """The ``(c + 2)``-square system of ``z`` and the step scales.
-
-    Without a step (``cross`` None) the scales' block is the identity and
-    uncoupled, so the ``z`` block of its inverse is the covariance of ``z``.
-    """
-    n, c = normal.shape[0], normal.shape[-1]
-    full = jnp.zeros((n, c + _NUM_STEP, c + _NUM_STEP), normal.dtype)
-    full = full.at[:, :c, :c].set(normal + decoder.prior_precision)
-    if cross is None:
-        return full.at[:, c:, c:].set(jnp.eye(_NUM_STEP, dtype=normal.dtype))
-    full = full.at[:, :c, c:].set(cross)
-    full = full.at[:, c:, :c].set(jnp.swapaxes(cross, -1, -2))
-    return full.at[:, c:, c:].set(jax.vmap(jnp.diag)(diag))
-
-
-def _solve_plain(decoder, normal, rhs):
-    """Solve for ``z`` alone (no step): ``z``, zero step scales and the system (0 where
-    ill-conditioned; the final covariance solve reports it)."""
-    z, _, _ = solve_normal(
-        normal + decoder.prior_precision, rhs + decoder.prior_shift, covariance=False
-    )
-    return z, jnp.zeros((z.shape[0], _NUM_STEP), z.dtype), _system(decoder, normal)
-
-
-def _solve_with_step(decoder, normal, rhs, weight, y, model, blue, red, on, span):
-    """Solve for ``(z, a_blue, a_red)`` with step columns ``model * side``.
-
-    ``span = (first, stop)``: static pixels between which every step's join
-    lies, so pixels before ``first`` are blue and from ``stop`` on red in
-    every spectrum with a step; only the pixels between need the masks.
-    """
-    beta = decoder.beta_F
-    c = beta.shape[1]
-    first, stop = span
-    wm = weight * model
-    inner = slice(first, stop)
-    cross, diag, extra = [], [], []
-    for side, outer in ((blue, slice(0, first)), (red, slice(stop, None))):
-        part = jnp.where(side[:, inner], wm[:, inner], 0.0)
-        cross.append(wm[:, outer] @ beta[outer] + part @ beta[inner])
-        diag.append(
-            jnp.sum(wm[:, outer] * model[:, outer], -1) + jnp.sum(part * model[:, inner], -1)
-        )
-        extra.append(jnp.sum(wm[:, outer] * y[:, outer], -1) + jnp.sum(part * y[:, inner], -1))
-    cross, diag, extra = jnp.stack(cross, -1), jnp.stack(diag, -1), jnp.stack(extra, -1)
-    cross = jnp.where(on[:, None, None], cross, 0.0)
-    diag = jnp.where(on[:, None] & (diag > 0), diag, 1.0)
-    extra = jnp.where(on[:, None], extra, 0.0)
-    full = _system(decoder, normal, cross, diag)
-    rhs = jnp.concatenate([rhs + decoder.prior_shift, extra], -1)
-    solution, _, _ = solve_normal(full, rhs, covariance=False)
-    return solution[:, :c], solution[:, c:], full
-
-
 @partial(jax.jit, static_argnames=("step_range", "thresholds", "robust"))
 def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, thresholds, robust):
     t = thresholds
@@ -196,10 +128,10 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
     none = jnp.zeros((n, m), bool)
     on = jnp.zeros(n, bool)
     kstar = jnp.full(n, -1, jnp.int32)
-    scales = jnp.zeros((n, _NUM_STEP), dtype)
+    scales = jnp.zeros((n, NUM_STEP), dtype)
     step_mask = none
     step_part = jnp.zeros((n, m), dtype)
-    z, a, system = _solve_plain(decoder, normal0, rhs0)
+    z, a, system = solve_plain(decoder, normal0, rhs0)
     fitted = z @ beta.T
     model = fitted + b
 
@@ -223,21 +155,21 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
             if not with_step:
                 # no spectrum has a step here (``on`` is all False)
                 flagged = usable & outlier
-                normal = _removed(decoder, weight, flagged, normal0)
+                normal = removed(decoder, weight, flagged, normal0)
                 rhs = (jnp.where(flagged, 0.0, weight) * y) @ beta
-                z, a, system = _solve_plain(decoder, normal, rhs)
+                z, a, system = solve_plain(decoder, normal, rhs)
                 return z, a, system, z @ beta.T, jnp.zeros_like(u), none, outlier
             step_mask = on[:, None] & (jnp.abs(index - kstar[:, None]) <= half)
             blue = on[:, None] & (index < kstar[:, None] - half)
             red = on[:, None] & (index > kstar[:, None] + half)
             flagged = usable & (outlier | step_mask)
-            normal = _removed(decoder, weight, flagged, normal0)
+            normal = removed(decoder, weight, flagged, normal0)
             w_it = jnp.where(flagged, 0.0, weight)
             rhs = (w_it * y) @ beta
             z, a, system = jax.lax.cond(
                 jnp.any(on),
-                lambda: _solve_with_step(decoder, normal, rhs, w_it, y, model, blue, red, on, span),
-                lambda: _solve_plain(decoder, normal, rhs),
+                lambda: solve_with_step(decoder, normal, rhs, w_it, y, model, blue, red, on, span),
+                lambda: solve_plain(decoder, normal, rhs),
             )
             fitted = z @ beta.T
             step_part = model * (a[:, :1] * blue + a[:, 1:] * red)
@@ -306,7 +238,7 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
         scales = a
 
     # the covariance once, of the last solve's system (the step scales marginalised)
-    _, cov, ok = solve_normal(system, jnp.zeros((n, c + _NUM_STEP), dtype))
+    _, cov, ok = solve_normal(system, jnp.zeros((n, c + NUM_STEP), dtype))
     status = jnp.where(num_good < c + 1, 1, jnp.where(ok, 0, 2)).astype(jnp.int8)
     good_row = status == 0
     # materialise u once: otherwise XLA recomputes it inside every shifted view
@@ -325,7 +257,7 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
     residual = jnp.where(usable, (flux - denoised) * jnp.sqrt(weight), 0.0)
     r_eff = jnp.where(usable, (y - fitted - step_part) * inv_sd, 0.0)
     counted = usable & (artefact == 0)
-    dof = jnp.sum(counted.astype(dtype), -1) - c - jnp.where(on, _NUM_STEP, 0)
+    dof = jnp.sum(counted.astype(dtype), -1) - c - jnp.where(on, NUM_STEP, 0)
     chi2 = jnp.sum(jnp.where(counted, r_eff * r_eff, 0.0), -1) / jnp.maximum(dof, 1)
     chi2 = jnp.where(good_row, chi2, 0.0)
     kstar = jnp.where(good_row, kstar, -1)
@@ -344,6 +276,7 @@ def denoise_batch(
     robust: bool = True,
     block_size: int = BLOCK_SIZE,
     workers: int | None = None,
+    out: DenoiseResult | None = None,
 ) -> DenoiseResult:
     """Denoise and flag a batch of spectra on the fit's grid.
 
@@ -369,6 +302,9 @@ def denoise_batch(
     workers : int, optional
         Blocks run at once (default: the CPUs this process may use when
         ``c <= PARALLEL_MAX_LATENT``, else 1).
+    out : DenoiseResult, optional
+        NumPy arrays with ``n`` rows to write the results into (for example
+        row slices of larger arrays); default: new arrays.
 
     Returns
     -------
@@ -392,8 +328,6 @@ def denoise_batch(
     }
     fixed = (setup.decoder, setup.model_error, setup.bad_column, setup.sky)
 
-    out = None  # the results, allocated once the first block's shapes are known
-
     def block(start):
         nonlocal out
         f, w = flux[start : start + size], ivar[start : start + size]
@@ -414,7 +348,7 @@ def denoise_batch(
     elif workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     workers = max(1, min(int(workers), len(starts)))
-    block(starts[0])
+    block(starts[0])  # allocates ``out`` unless given
     if workers == 1:
         for start in starts[1:]:
             block(start)

@@ -83,21 +83,25 @@ def denoise(
     flux = np.asarray(flux)
     ivar = np.asarray(ivar)
     n = flux.shape[0]
-    size = max(1, int(batch_size))
-    parts = []
-    with progress_bar(n, enabled=progress, description="denoise") as bar:
-        for start in range(0, n, size):
-            stop = min(start + size, n)
-            out = denoise_batch(
-                setup, flux[start:stop], ivar[start:stop], thresholds=thresholds, robust=robust
-            )
-            parts.append(out)
-            bar.update(stop - start)
-    if not parts:
+    if n == 0:
         raise ValueError("no spectra to denoise")
-    if len(parts) == 1:
-        return parts[0]
-    return DenoiseResult(*(np.concatenate(col) for col in zip(*parts, strict=True)))
+    size = max(1, int(batch_size))
+    options = {"thresholds": thresholds, "robust": robust}
+    with progress_bar(n, enabled=progress, description="denoise") as bar:
+        first = denoise_batch(setup, flux[:size], ivar[:size], **options)
+        bar.update(min(size, n))
+        if n <= size:
+            return first
+        # the results allocated once and written batch by batch (no concatenation)
+        out = DenoiseResult(*(np.empty((n, *a.shape[1:]), a.dtype) for a in first))
+        for dest, a in zip(out, first, strict=True):
+            dest[:size] = a
+        for start in range(size, n, size):
+            stop = min(start + size, n)
+            rows = DenoiseResult(*(a[start:stop] for a in out))
+            denoise_batch(setup, flux[start:stop], ivar[start:stop], out=rows, **options)
+            bar.update(stop - start)
+    return out
 
 
 def result_dataset(
