@@ -73,8 +73,10 @@ class DenoiseRun(NamedTuple):
 def _setup_arrays(setup: DenoiseSetup) -> dict:
     """The setup as NumPy arrays (to ship to workers; the pair products, up to
     hundreds of MB, are recomputed there from ``beta_F``)."""
-    out = {f"decoder.{k}": np.asarray(v) for k, v in setup.decoder._asdict().items()}
-    out["decoder.pairs"] = np.asarray(setup.decoder.packed)
+    out = {
+        f"decoder.{k}": np.asarray(v) for k, v in setup.decoder._asdict().items() if k != "pairs"
+    }
+    out["decoder.packed"] = np.asarray(setup.decoder.packed)
     out.update(
         model_error=np.asarray(setup.model_error),
         bad_column=np.asarray(setup.bad_column),
@@ -87,9 +89,10 @@ def _setup_arrays(setup: DenoiseSetup) -> dict:
 def _setup_from_arrays(arrays: dict) -> DenoiseSetup:
     import jax.numpy as jnp
 
-    fields = {k: arrays[f"decoder.{k}"] for k in Decoder._fields}
+    fields = {k: arrays[f"decoder.{k}"] for k in Decoder._fields if k != "pairs"}
     beta = fields["beta_F"]
-    fields["pairs"] = pair_products(beta) if fields["pairs"] else np.zeros((beta.shape[0], 0))
+    packed = bool(arrays["decoder.packed"])
+    fields["pairs"] = pair_products(beta) if packed else np.zeros((beta.shape[0], 0))
     decoder = Decoder(**{k: jnp.asarray(v, dtype=beta.dtype) for k, v in fields.items()})
     return DenoiseSetup(
         decoder,
@@ -101,7 +104,7 @@ def _setup_from_arrays(arrays: dict) -> DenoiseSetup:
 
 
 def compute_chunk(
-    arrays: dict,
+    setup: DenoiseSetup,
     chunk: Chunk,
     start: int,
     *,
@@ -110,7 +113,6 @@ def compute_chunk(
     wavelength: np.ndarray,
 ) -> xr.Dataset:
     """Denoise one chunk read from a source: the region of the output to write."""
-    setup = _setup_from_arrays(arrays)
     result = denoise(setup, chunk.flux, chunk.ivar, batch_size=batch_size, thresholds=thresholds)
     status = np.where(chunk.unreadable, 3, result.status).astype(np.int8)
     result = result._replace(status=status)
@@ -148,7 +150,8 @@ def run_chunk(
     """
     chunk = source.read(start, stop)
     options = {"batch_size": batch_size, "thresholds": thresholds, "wavelength": wavelength}
-    write_chunk(compute_chunk(arrays, chunk, start, **options), store, start, stop)
+    setup = _setup_from_arrays(arrays)
+    write_chunk(compute_chunk(setup, chunk, start, **options), store, start, stop)
     return chunk.errors
 
 
@@ -160,6 +163,7 @@ def _run_local(arrays, source, store, todo, num, options, bar) -> list:
     errors = []
     if not todo:
         return errors
+    setup = _setup_from_arrays(arrays)  # as each task of a cluster builds it
     with ThreadPoolExecutor(max_workers=2) as pool:
         reading = pool.submit(source.read, todo[0], min(todo[0] + size, num))
         writing = None
@@ -168,7 +172,7 @@ def _run_local(arrays, source, store, todo, num, options, bar) -> list:
             chunk = reading.result()
             if i + 1 < len(todo):
                 reading = pool.submit(source.read, todo[i + 1], min(todo[i + 1] + size, num))
-            ds = compute_chunk(arrays, chunk, start, **options)
+            ds = compute_chunk(setup, chunk, start, **options)
             if writing is not None:
                 writing.result()
                 bar.update(size)
