@@ -148,10 +148,12 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
         # at most step_refine) lies within these pixels
         span = (max(lo - 2 * t.step_refine - 1, 0), min(hi + 2 * t.step_refine + 1, m))
 
-        def solve(u, on, kstar, half, model, no_clip, with_step=hi > lo):
-            # spectra with a step: only isolated spikes, as one side is offset
-            spike = jnp.abs(u - 0.5 * (_shift(u, 2) + _shift(u, -2))) > t.clip
-            outlier = jnp.where(no_clip[:, None], spike, jnp.abs(u) > t.clip)
+        def solve(u, on, kstar, half, model, no_clip=None, with_step=hi > lo):
+            outlier = jnp.abs(u) > t.clip
+            if no_clip is not None:
+                # spectra with a step: only isolated spikes, as one side is offset
+                spike = jnp.abs(u - 0.5 * (_shift(u, 2) + _shift(u, -2))) > t.clip
+                outlier = jnp.where(no_clip[:, None], spike, outlier)
             if not with_step:
                 # no spectrum has a step here (``on`` is all False)
                 flagged = usable & outlier
@@ -177,7 +179,7 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
 
         # 1. clip outliers without a step: a huge cosmic ray no longer drags z
         z, a, system, fitted, step_part, step_mask, _ = solve(
-            u, on, kstar, 1, model, on, with_step=False
+            u, on, kstar, 1, model, with_step=False
         )
         model = fitted + b
         u = scaled_residual(fitted)
@@ -230,9 +232,8 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
             model = fitted + b
             on = accepted
         # 3. re-estimate with the step at its centre and outliers clipped
-        no_clip = jnp.zeros(n, bool)
         for _ in range(t.num_iter):
-            z, a, system, fitted, step_part, step_mask, _ = solve(u, on, kstar, 1, model, no_clip)
+            z, a, system, fitted, step_part, step_mask, _ = solve(u, on, kstar, 1, model)
             model = fitted + b
             u = scaled_residual(fitted + step_part)
         scales = a
