@@ -41,8 +41,11 @@ def system(decoder, normal, cross=None, diag=None):
 
 
 def solve_plain(decoder, normal, rhs):
-    """Solve for ``z`` alone (no step): ``z``, zero step scales and the system (0 where
-    ill-conditioned; the final covariance solve reports it)."""
+    """Solve for ``z`` alone (no step).
+
+    Returns ``z`` (0 where ill-conditioned, which the final covariance solve
+    reports), zero step scales and the :func:`system` without a step.
+    """
     z, _, _ = solve_normal(
         normal + decoder.prior_precision, rhs + decoder.prior_shift, covariance=False
     )
