@@ -15,7 +15,7 @@ from ..errors import StereoPPLError
 from ..inference.results import params_from_datatree
 from .core import DenoiseSetup, denoise_batch
 from .flags import ArtefactThresholds
-from .linalg import make_decoder
+from .linalg import Decoder, make_decoder, pair_products
 
 __all__ = [
     "DEFAULT_SKY_LINES",
@@ -26,6 +26,8 @@ __all__ = [
     "latent_prior",
     "make_setup",
     "pixel_mask",
+    "setup_arrays",
+    "setup_from_arrays",
 ]
 
 #: Night-sky emission lines (vacuum Angstrom) whose residuals get code 4:
@@ -290,3 +292,56 @@ def find_bad_columns(
     if exclude is not None:
         bad &= ~np.asarray(exclude, dtype=bool)
     return np.flatnonzero(bad).astype(np.int64)
+
+
+def setup_arrays(setup: DenoiseSetup) -> dict:
+    """The setup as a dict of NumPy arrays, to ship to worker processes.
+
+    The decoder's pair products (up to hundreds of MB) are left out: only
+    whether they are used travels, and :func:`setup_from_arrays` recomputes
+    them from ``beta_F``.
+
+    Parameters
+    ----------
+    setup : DenoiseSetup
+
+    Returns
+    -------
+    dict of str to ndarray
+    """
+    out = {
+        f"decoder.{k}": np.asarray(v) for k, v in setup.decoder._asdict().items() if k != "pairs"
+    }
+    out["decoder.packed"] = np.asarray(setup.decoder.packed)
+    out.update(
+        model_error=np.asarray(setup.model_error),
+        bad_column=np.asarray(setup.bad_column),
+        sky=np.asarray(setup.sky),
+        step_range=np.asarray(setup.step_range),
+    )
+    return out
+
+
+def setup_from_arrays(arrays: dict) -> DenoiseSetup:
+    """The :class:`DenoiseSetup` from :func:`setup_arrays`, in the process that denoises.
+
+    Parameters
+    ----------
+    arrays : dict of str to ndarray
+
+    Returns
+    -------
+    DenoiseSetup
+    """
+    fields = {k: arrays[f"decoder.{k}"] for k in Decoder._fields if k != "pairs"}
+    beta = fields["beta_F"]
+    packed = bool(arrays["decoder.packed"])
+    fields["pairs"] = pair_products(beta) if packed else np.zeros((beta.shape[0], 0))
+    decoder = Decoder(**{k: jnp.asarray(v, dtype=beta.dtype) for k, v in fields.items()})
+    return DenoiseSetup(
+        decoder,
+        jnp.asarray(arrays["model_error"]),
+        jnp.asarray(arrays["bad_column"]),
+        jnp.asarray(arrays["sky"]),
+        tuple(int(v) for v in arrays["step_range"]),
+    )

@@ -31,8 +31,7 @@ from ..inference.progress import progress_bar
 from .core import DenoiseSetup
 from .dataset import DENOISE_KIND, denoise, result_dataset
 from .flags import ArtefactThresholds
-from .linalg import Decoder, pair_products
-from .setup import find_bad_columns
+from .setup import find_bad_columns, setup_arrays, setup_from_arrays
 from .sources import Chunk, FitsSource, StoreSource
 
 __all__ = ["DenoiseRun", "compute_chunk", "denoise_source", "run_chunk", "write_chunk"]
@@ -68,39 +67,6 @@ class DenoiseRun(NamedTuple):
     num_resumed: int
     errors: list
     bad_columns: np.ndarray
-
-
-def _setup_arrays(setup: DenoiseSetup) -> dict:
-    """The setup as NumPy arrays (to ship to workers; the pair products, up to
-    hundreds of MB, are recomputed there from ``beta_F``)."""
-    out = {
-        f"decoder.{k}": np.asarray(v) for k, v in setup.decoder._asdict().items() if k != "pairs"
-    }
-    out["decoder.packed"] = np.asarray(setup.decoder.packed)
-    out.update(
-        model_error=np.asarray(setup.model_error),
-        bad_column=np.asarray(setup.bad_column),
-        sky=np.asarray(setup.sky),
-        step_range=np.asarray(setup.step_range),
-    )
-    return out
-
-
-def _setup_from_arrays(arrays: dict) -> DenoiseSetup:
-    import jax.numpy as jnp
-
-    fields = {k: arrays[f"decoder.{k}"] for k in Decoder._fields if k != "pairs"}
-    beta = fields["beta_F"]
-    packed = bool(arrays["decoder.packed"])
-    fields["pairs"] = pair_products(beta) if packed else np.zeros((beta.shape[0], 0))
-    decoder = Decoder(**{k: jnp.asarray(v, dtype=beta.dtype) for k, v in fields.items()})
-    return DenoiseSetup(
-        decoder,
-        jnp.asarray(arrays["model_error"]),
-        jnp.asarray(arrays["bad_column"]),
-        jnp.asarray(arrays["sky"]),
-        tuple(int(v) for v in arrays["step_range"]),
-    )
 
 
 def compute_chunk(
@@ -150,7 +116,7 @@ def run_chunk(
     """
     chunk = source.read(start, stop)
     options = {"batch_size": batch_size, "thresholds": thresholds, "wavelength": wavelength}
-    setup = _setup_from_arrays(arrays)
+    setup = setup_from_arrays(arrays)
     write_chunk(compute_chunk(setup, chunk, start, **options), store, start, stop)
     return chunk.errors
 
@@ -163,7 +129,7 @@ def _run_local(arrays, source, store, todo, num, options, bar) -> list:
     errors = []
     if not todo:
         return errors
-    setup = _setup_from_arrays(arrays)  # as each task of a cluster builds it
+    setup = setup_from_arrays(arrays)  # as each task of a cluster builds it
     with ThreadPoolExecutor(max_workers=2) as pool:
         reading = pool.submit(source.read, todo[0], min(todo[0] + size, num))
         writing = None
@@ -296,7 +262,7 @@ def denoise_source(
         raise StereoPPLError("no spectra to denoise")
     m = int(setup.decoder.b_F.shape[0])
     c = setup.decoder.num_latent
-    arrays = _setup_arrays(setup)
+    arrays = setup_arrays(setup)
     key = _fingerprint(source, arrays, thresholds, batch_size)
     starts = list(range(0, num, batch_size))
     markers = _markers(store)
