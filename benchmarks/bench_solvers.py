@@ -37,7 +37,8 @@ are printed under each block. ``--sweep`` instead times the exact solver alone
 over 20 values of c from 2 to 500 (each fit on its own).
 
 Run ``python benchmarks/bench_solvers.py [--quick] [-c 2,10,50,200,500]
-[--scale 5] [--methods exact,adamw,...] [--adamw-steps 20000] [--sweep
+[--scale 5] [--methods exact,adamw,...] [--adamw-steps 20000]
+[--pollux-cycles 100] [--exact-tol TOL] [--exact-cold] [--sweep
 [--sweep-max-c C]]``.
 """
 
@@ -171,11 +172,12 @@ def _time_to(seconds, values, target):
     return float(np.asarray(seconds)[hit[0]]) if hit.size else None
 
 
-def run_exact(c, data, seed, *, warm=True):
+def run_exact(c, data, seed, *, warm=True, tol=None):
     """The exact solver; with ``warm``, timed on a second call (compiled code cached).
 
     The first (cold) call's seconds are kept in ``cold``: set-up, compilation
-    and solve; the warm call repeats the set-up and the solve.
+    and solve; the warm call repeats the set-up and the solve. ``tol``: the
+    solver's stopping tolerance (default its own).
     """
 
     def solve():
@@ -186,6 +188,7 @@ def run_exact(c, data, seed, *, warm=True):
             data["train"]["f2"],
             data["train"]["ivar"],
             num_latent=c,
+            tol=tol,
         )
         return res, time.perf_counter() - tic
 
@@ -201,7 +204,8 @@ def run_exact(c, data, seed, *, warm=True):
         "trace": trace,
         "note": (
             f"{res.num_iterations} it, {int(res.trace.cg_iterations.sum())} cg, "
-            f"|g|/|g0| {res.grad_norm / res.trace.grad_norm[0]:.1e}, cold {cold:.1f} s"
+            f"|g|/|g0| {res.grad_norm / res.trace.grad_norm[0]:.1e}, stop {res.stop_reason}, "
+            f"{'cold' if warm else 'timed cold'} {cold:.1f} s"
         ),
     }
 
@@ -348,10 +352,12 @@ def table(c, data, methods, args):
                 runs[name] = run_adamw(c, data, args.seed, steps=args.adamw_steps)
             elif name == "pollux":
                 runs[name] = run_pollux(c, data, args.seed, max_cycles=args.pollux_cycles)
-            else:
-                runs[name] = {"exact": run_exact, "pls": run_pls, "rrr": run_rrr}[name](
-                    c, data, args.seed
+            elif name == "exact":
+                runs[name] = run_exact(
+                    c, data, args.seed, warm=not args.exact_cold, tol=args.exact_tol
                 )
+            else:
+                runs[name] = {"pls": run_pls, "rrr": run_rrr}[name](c, data, args.seed)
         except MemoryError as err:  # pollux's per-pixel normal equations at large c
             runs[name] = {"error": f"out of memory: {err}"}
     train_lj = {}
@@ -407,7 +413,12 @@ def sweep(data, args, latents):
     for c in latents:
         tic = time.perf_counter()
         res = solve_exact(
-            jax.random.key(args.seed), train["f1"], train["f2"], train["ivar"], num_latent=c
+            jax.random.key(args.seed),
+            train["f1"],
+            train["f2"],
+            train["ivar"],
+            num_latent=c,
+            tol=args.exact_tol,
         )
         seconds = time.perf_counter() - tic
         total += seconds
@@ -428,6 +439,14 @@ def main() -> None:
     parser.add_argument("--adamw-steps", type=int, default=20_000)
     parser.add_argument("--pollux-cycles", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--exact-tol", type=float, default=None, help="the exact solver's tol (default its own)"
+    )
+    parser.add_argument(
+        "--exact-cold",
+        action="store_true",
+        help="time the exact solver's first call (compilation included) instead of a second",
+    )
     parser.add_argument("--sweep", action="store_true", help="time the 20-value exact sweep")
     parser.add_argument(
         "--sweep-max-c", type=int, default=None, help="time only the sweep's values up to this c"

@@ -297,7 +297,8 @@ def denoise_batch(
     thresholds : ArtefactThresholds, optional
         Default: the calibrated :class:`~.flags.ArtefactThresholds`.
     robust : bool
-        False: one plain weighted least-squares solve (no flags, no steps).
+        False: one plain weighted least-squares solve, flagged from its
+        residuals (no clipping, no step fit, no re-estimation).
     block_size : int
         Spectra per compiled kernel call.
     workers : int, optional

@@ -72,6 +72,7 @@ def denoise(
         :data:`~.core.BLOCK_SIZE` spectra, so one compilation serves all).
     thresholds : ArtefactThresholds, optional
     robust : bool
+        As in :func:`~.core.denoise_batch`.
     progress : bool
         Show a progress bar on stderr.
 
