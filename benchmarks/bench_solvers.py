@@ -13,6 +13,8 @@ stars (``--scale 5``: five times more stars), the methods
 * ``rrr``: unweighted reduced-rank (ridge) regression (:func:`rrr_init`);
 * ``pollux``: pollux 0.1.0's ``LVM`` with one affine output per survey (per-star
   latents), fitted by its own alternating least squares ``optimize_iterative``
+  (10 GB peak at c = 200; at c = 500 it outgrows 24 GB in its first cycle and
+  is killed by the OS, taking the other rows with it: time it alone there)
 
 are timed in one run and scored on the held-out stars:
 
