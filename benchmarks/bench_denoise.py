@@ -334,8 +334,8 @@ def speed_tables(latents, sizes, tmp: Path, *, quick: bool, disk_too: bool) -> N
     print(f"load average (1 min) {load:.1f} on {os.cpu_count()} CPUs; kernel block {BLOCK_SIZE}")
     print(f"CPU pressure (share of time some task waited for a CPU): {cpu_pressure()}")
     print("roofline/s: GEMM rate / (2 m c^2); gram/s: the denoiser's B^T W B alone;")
-    print("robust/s: denoising with flags; plain/s: one least-squares solve per spectrum;")
-    print("frac: of the roofline")
+    print("robust/s: denoising with flags; plain/s: one least-squares solve per spectrum,")
+    print("flagged from its residuals (robust=False); frac: of the roofline")
     print()
     print(
         f"{'c':>4} {'roofline/s':>11} {'gram/s':>9} {'frac':>6} {'robust/s':>9} {'frac':>6} "
