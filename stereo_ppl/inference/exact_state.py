@@ -14,9 +14,11 @@ __all__ = ["SolverState", "full_params"]
 class SolverState:
     """Problem constants, the trace and host <-> device helpers."""
 
-    def __init__(self, space, data, b_mean, const, start, heldout, *, mode):
+    def __init__(self, space, data, b_mean, const, start, heldout, patience=None, *, mode):
         self.space, self.data, self.b_mean = space, data, b_mean
-        self.heldout = heldout
+        self.heldout, self.patience = heldout, patience
+        # the iterate with the best held-out score and iterations since it
+        self.best_heldout, self.best_params, self.since_best = -np.inf, None, 0
         self.const, self.start = const, start
         self.records = []
         self.dtype = data.design.dtype
@@ -51,8 +53,17 @@ class SolverState:
         if self.heldout is not None:
             host = (np.asarray(x, np.float64) for x in p)
             held = float(self.heldout(full_params(self.space, *host, self.dtype)))
+            if self.best_params is None or held > self.best_heldout:
+                self.best_heldout, self.best_params, self.since_best = held, p, 0
+            else:
+                self.since_best += 1
         self.records.append((len(self.records), self.const - f, gnorm, elapsed, int(cg), held))
         return f, gnorm
+
+    @property
+    def out_of_patience(self) -> bool:
+        """Whether the held-out score has not improved for ``patience`` iterations."""
+        return self.patience is not None and self.since_best >= self.patience
 
     def precond(self, p, *, vertical, theta=True, star=True):
         """Preconditioner pieces (float64 eigen-decompositions on the host).

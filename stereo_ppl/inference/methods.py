@@ -34,7 +34,7 @@ __all__ = [
     "default_num_samples",
 ]
 
-_EXACT_OPTIONS = ("max_iter", "tol", "gtol", "init")
+_EXACT_OPTIONS = ("max_iter", "tol", "gtol", "init", "patience")
 _VI_OPTIONS = (
     "guide",
     "rank",

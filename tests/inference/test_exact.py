@@ -348,3 +348,25 @@ def test_bad_init_raises():
             num_latent=2,
             init={"beta_z": np.zeros((2, 16)), "beta_F": np.zeros((10, 3)), "b_F": np.ones(10)},
         )
+
+
+@pytest.mark.core
+def test_patience_returns_the_best_heldout_iterate(solved):
+    (f1, f2, ivar), _ = solved
+    seen = []
+
+    def heldout(params):  # best at the third call (iteration 2), then worse
+        seen.append({k: np.array(v) for k, v in params.items()})
+        return -abs(len(seen) - 3.0)
+
+    result = solve_exact(jax.random.key(0), f1, f2, ivar, num_latent=3, heldout=heldout, patience=2)
+    assert result.stop_reason == "heldout" and not result.converged
+    assert result.num_iterations == 4
+    assert_allclose(result.trace.heldout, [-2.0, -1.0, 0.0, -1.0, -2.0])
+    # the returned parameters are those of iteration 2 (the canonical gauge
+    # may flip signs of components, which leaves the predictions alone)
+    pred = lambda p: (f1 @ np.asarray(p["beta_z"]).T) @ np.asarray(p["beta_F"]).T  # noqa: E731
+    assert_allclose(pred(result.params), pred(seen[2]), rtol=1e-5, atol=1e-5)
+    assert not np.allclose(pred(seen[2]), pred(seen[4]), rtol=1e-3, atol=1e-3)
+    with pytest.raises(FitConfigError, match="patience must be >= 1 and needs held-out"):
+        solve_exact(jax.random.key(0), f1, f2, ivar, num_latent=3, patience=2)
