@@ -15,8 +15,8 @@ __all__ = ["fit"]
 _SGD = ("num_steps", "batch_size", "learning_rate", "eval_every")
 #: The options of :func:`stereo_ppl.inference.fit` each method takes.
 _METHOD_OPTIONS = {
-    "map": _SGD,
-    "exact": ("max_iter",),
+    "map": (*_SGD, "patience"),
+    "exact": ("max_iter", "patience"),
     "laplace": ("max_iter", "num_samples"),
     "vi": (*_SGD, "max_iter", "map_steps", "num_samples", "guide", "rank", "num_particles"),
 }
@@ -90,6 +90,14 @@ def fit(
     max_iter: Annotated[
         int | None, typer.Option("--max-iter", help="Exact solver: largest number of iterations.")
     ] = None,
+    patience: Annotated[
+        int | None,
+        typer.Option(
+            "--patience",
+            help="Stop when the held-out log joint has not improved for N records (map: 20) "
+            "or iterations (exact: off) and keep the best.",
+        ),
+    ] = None,
     map_steps: Annotated[
         int | None,
         typer.Option(
@@ -138,6 +146,7 @@ def fit(
         learning_rate=learning_rate,
         eval_every=eval_every,
         max_iter=max_iter,
+        patience=patience,
         map_steps=map_steps,
         num_samples=num_samples,
         guide=guide,

@@ -126,6 +126,9 @@ class ExactResult(NamedTuple):
         from other ``init``.
     stop_reason : {"gtol", "tol", "stall", "max_iter", "heldout"}
         Which of those rules stopped the solver (``"heldout"``: ``patience``).
+    best_iteration : int
+        The iteration whose parameters are returned: the last, or with
+        ``patience`` the one with the best held-out score.
     """
 
     params: dict
@@ -135,6 +138,7 @@ class ExactResult(NamedTuple):
     grad_norm: float
     converged: bool
     stop_reason: str
+    best_iteration: int
 
 
 def solve_exact(
@@ -258,15 +262,18 @@ def solve_exact(
         progress_bar(max_iter, enabled=progress, description=description) as bar,
     ):
         p, reason = _optimise(state, p, max_iter=max_iter, tol=tol, gtol=gtol, bar=bar)
+    best_iteration = len(state.records) - 1
     if patience is not None:
-        p = state.best_params
+        p, best_iteration = state.best_params, state.best_iteration
     a, bf, b = L.balance(*(np.asarray(x, np.float64) for x in p), space, b_prior_mean=b_mean)
     params = full_params(space, a, bf, b, dtype)
     log_joint, grad_norm = S.log_joint_and_grad(params, f1, f2, ivar, b_mean)
     trace = ExactTrace(*(np.asarray(v) for v in zip(*state.records, strict=True)))
     num_iterations = len(state.records) - 1
     converged = reason not in ("max_iter", "heldout")
-    return ExactResult(params, log_joint, trace, num_iterations, grad_norm, converged, reason)
+    return ExactResult(
+        params, log_joint, trace, num_iterations, grad_norm, converged, reason, best_iteration
+    )
 
 
 def _optimise(state, p, *, max_iter, tol, gtol, bar):

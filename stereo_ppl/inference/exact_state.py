@@ -18,7 +18,8 @@ class SolverState:
         self.space, self.data, self.b_mean = space, data, b_mean
         self.heldout, self.patience = heldout, patience
         # the iterate with the best held-out score and iterations since it
-        self.best_heldout, self.best_params, self.since_best = -np.inf, None, 0
+        self.best_heldout, self.best_params, self.best_iteration = -np.inf, None, 0
+        self.since_best = 0
         self.const, self.start = const, start
         self.records = []
         self.dtype = data.design.dtype
@@ -54,7 +55,8 @@ class SolverState:
             host = (np.asarray(x, np.float64) for x in p)
             held = float(self.heldout(full_params(self.space, *host, self.dtype)))
             if self.best_params is None or held > self.best_heldout:
-                self.best_heldout, self.best_params, self.since_best = held, p, 0
+                self.best_heldout, self.best_params = held, p
+                self.best_iteration, self.since_best = len(self.records), 0
             else:
                 self.since_best += 1
         self.records.append((len(self.records), self.const - f, gnorm, elapsed, int(cg), held))

@@ -129,6 +129,8 @@ def _exact(key, train: ModelData, heldout: ModelData, num_latent, progress, b_me
         "grad_norm_initial": float(trace.grad_norm[0]),
         "converged": int(result.converged),
         "stop_reason": result.stop_reason,
+        # the step whose parameters are returned (with ``patience``, the best held-out one)
+        "best_step": int(result.best_iteration),
         "elapsed_seconds": float(trace.elapsed[-1]),
     }
     log_joint = (trace.iteration, trace.log_joint, trace.heldout, trace.elapsed)
