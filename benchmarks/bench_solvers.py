@@ -238,12 +238,12 @@ def run_exact_es(c, data, seed, *, tol=None, patience=2, fraction=0.1):
         patience=patience,
     )
     seconds = time.perf_counter() - tic
-    best = int(np.nanargmax(res.trace.heldout))
     return {
         "params": res.params,
         "seconds": seconds,
         "trace": None,
-        "note": f"best iteration {best} of {res.num_iterations}, stop {res.stop_reason}",
+        "note": f"best iteration {res.best_iteration} of {res.num_iterations}, "
+        f"stop {res.stop_reason}",
     }
 
 

@@ -119,11 +119,10 @@ class ExactResult(NamedTuple):
         Whether ``gtol`` was met, a Newton step predicted a relative gain
         below ``tol``, or three iterations in a row gained less than ``tol``
         (relative); ``False`` when ``max_iter`` or ``patience`` stopped it
-        first. At large
-        ``c`` (about 100 and more on the built-in set) the last rule stops
-        float32 solves about 1e-4 (relative) short of the optimum, and the
-        problem has several local optima (1e-3 apart at c = 100): restart
-        from other ``init``.
+        first. At large ``c`` (about 100 and more on the built-in set) the
+        last rule stops float32 solves about 1e-4 (relative) short of the
+        optimum, and the problem has several local optima (1e-3 apart at
+        c = 100): restart from other ``init``.
     stop_reason : {"gtol", "tol", "stall", "max_iter", "heldout"}
         Which of those rules stopped the solver (``"heldout"``: ``patience``).
     best_iteration : int
