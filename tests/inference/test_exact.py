@@ -361,7 +361,7 @@ def test_patience_returns_the_best_heldout_iterate(solved):
 
     result = solve_exact(jax.random.key(0), f1, f2, ivar, num_latent=3, heldout=heldout, patience=2)
     assert result.stop_reason == "heldout" and not result.converged
-    assert result.num_iterations == 4
+    assert result.num_iterations == 4 and result.best_iteration == 2
     assert_allclose(result.trace.heldout, [-2.0, -1.0, 0.0, -1.0, -2.0])
     # the returned parameters are those of iteration 2 (the canonical gauge
     # may flip signs of components, which leaves the predictions alone)
