@@ -261,14 +261,14 @@ def solve_exact(
         progress_bar(max_iter, enabled=progress, description=description) as bar,
     ):
         p, reason = _optimise(state, p, max_iter=max_iter, tol=tol, gtol=gtol, bar=bar)
-    best_iteration = len(state.records) - 1
+    num_iterations = len(state.records) - 1
+    best_iteration = num_iterations
     if patience is not None:
         p, best_iteration = state.best_params, state.best_iteration
     a, bf, b = L.balance(*(np.asarray(x, np.float64) for x in p), space, b_prior_mean=b_mean)
     params = full_params(space, a, bf, b, dtype)
     log_joint, grad_norm = S.log_joint_and_grad(params, f1, f2, ivar, b_mean)
     trace = ExactTrace(*(np.asarray(v) for v in zip(*state.records, strict=True)))
-    num_iterations = len(state.records) - 1
     converged = reason not in ("max_iter", "heldout")
     return ExactResult(
         params, log_joint, trace, num_iterations, grad_norm, converged, reason, best_iteration

@@ -17,9 +17,8 @@ class SolverState:
     def __init__(self, space, data, b_mean, const, start, heldout, patience=None, *, mode):
         self.space, self.data, self.b_mean = space, data, b_mean
         self.heldout, self.patience = heldout, patience
-        # the iterate with the best held-out score and iterations since it
+        # the iterate with the best held-out score
         self.best_heldout, self.best_params, self.best_iteration = -np.inf, None, 0
-        self.since_best = 0
         self.const, self.start = const, start
         self.records = []
         self.dtype = data.design.dtype
@@ -56,16 +55,15 @@ class SolverState:
             held = float(self.heldout(full_params(self.space, *host, self.dtype)))
             if self.best_params is None or held > self.best_heldout:
                 self.best_heldout, self.best_params = held, p
-                self.best_iteration, self.since_best = len(self.records), 0
-            else:
-                self.since_best += 1
+                self.best_iteration = len(self.records)
         self.records.append((len(self.records), self.const - f, gnorm, elapsed, int(cg), held))
         return f, gnorm
 
     @property
     def out_of_patience(self) -> bool:
         """Whether the held-out score has not improved for ``patience`` iterations."""
-        return self.patience is not None and self.since_best >= self.patience
+        since_best = len(self.records) - 1 - self.best_iteration
+        return self.patience is not None and since_best >= self.patience
 
     def precond(self, p, *, vertical, theta=True, star=True):
         """Preconditioner pieces (float64 eigen-decompositions on the host).
