@@ -16,10 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .flags import ArtefactThresholds, classify, robust_scale, step_statistic
-from .linalg import Decoder, normal_matrices, pixel_variance, solve_normal
-from .solves import NUM_STEP, removed, solve_plain, solve_with_step
-from .steps import locate_step
+from .flags import ArtefactThresholds, classify
+from .linalg import Decoder, pixel_variance, solve_normal
+from .solves import NUM_STEP
+from .stages import clip_stage, plain_fit, prepare, refine_stage, step_stage
 
 __all__ = ["BLOCK_SIZE", "PARALLEL_MAX_LATENT", "DenoiseResult", "DenoiseSetup", "denoise_batch"]
 
@@ -99,170 +99,51 @@ class DenoiseResult(NamedTuple):
     step_scale: jax.Array
 
 
-def _shift(x, by: int):
-    """``x`` moved right by ``by`` pixels (left for ``by < 0``), zeros shifted in."""
-    pad = jnp.zeros((x.shape[0], abs(by)), x.dtype)
-    if by > 0:
-        return jnp.concatenate([pad, x[:, :-by]], axis=-1)
-    return jnp.concatenate([x[:, -by:], pad], axis=-1)
-
-
 @partial(jax.jit, static_argnames=("step_range", "thresholds", "robust"))
 def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, thresholds, robust):
-    t = thresholds
-    beta, b = decoder.beta_F, decoder.b_F
-    dtype = beta.dtype
-    c = beta.shape[1]
-    flux = flux.astype(dtype)
-    ivar = ivar.astype(dtype)
-    usable = jnp.isfinite(flux) & jnp.isfinite(ivar) & (ivar > 0)
-    weight = jnp.where(usable, ivar, 0.0)
-    y = jnp.where(usable, flux - b, 0.0)
-    num_good = jnp.sum(usable.astype(dtype), axis=-1)
-    n, m = flux.shape
-
-    normal0 = normal_matrices(decoder, weight)
-    rhs0 = (weight * y) @ beta
-    variance = 1.0 / jnp.where(usable, weight, 1.0) + model_error**2
-    inv_sd = jnp.where(usable, jax.lax.rsqrt(variance), 0.0)
-    none = jnp.zeros((n, m), bool)
-    on = jnp.zeros(n, bool)
-    kstar = jnp.full(n, -1, jnp.int32)
-    scales = jnp.zeros((n, NUM_STEP), dtype)
-    step_mask = none
-    step_part = jnp.zeros((n, m), dtype)
-    z, a, system = solve_plain(decoder, normal0, rhs0)
-    fitted = z @ beta.T
-    model = fitted + b
-
-    def scaled_residual(fit_y):
-        r = jax.lax.optimization_barrier(jnp.where(usable, (y - fit_y) * inv_sd, 0.0))
-        return jax.lax.optimization_barrier(r / robust_scale(r, num_good)[:, None])
-
-    u = scaled_residual(fitted)
+    """One block through the stages of :mod:`.stages`, then the flags and outputs."""
+    block = prepare(decoder, model_error, flux, ivar)
+    fit = plain_fit(decoder, block)
     if robust:
-        lo, hi = step_range
-        index = jnp.arange(m)[None, :]
-
-        # every join (a candidate within step_refine of the range, its half-width
-        # at most step_refine) lies within these pixels
-        span = (max(lo - 2 * t.step_refine - 1, 0), min(hi + 2 * t.step_refine + 1, m))
-
-        def solve(u, on, kstar, half, model, no_clip=None, with_step=hi > lo):
-            outlier = jnp.abs(u) > t.clip
-            if no_clip is not None:
-                # spectra with a step: only isolated spikes, as one side is offset
-                spike = jnp.abs(u - 0.5 * (_shift(u, 2) + _shift(u, -2))) > t.clip
-                outlier = jnp.where(no_clip[:, None], spike, outlier)
-            if not with_step:
-                # no spectrum has a step here (``on`` is all False)
-                flagged = usable & outlier
-                normal = removed(decoder, weight, flagged, normal0)
-                rhs = (jnp.where(flagged, 0.0, weight) * y) @ beta
-                z, a, system = solve_plain(decoder, normal, rhs)
-                return z, a, system, z @ beta.T, jnp.zeros_like(u), none, outlier
-            step_mask = on[:, None] & (jnp.abs(index - kstar[:, None]) <= half)
-            blue = on[:, None] & (index < kstar[:, None] - half)
-            red = on[:, None] & (index > kstar[:, None] + half)
-            flagged = usable & (outlier | step_mask)
-            normal = removed(decoder, weight, flagged, normal0)
-            w_it = jnp.where(flagged, 0.0, weight)
-            rhs = (w_it * y) @ beta
-            z, a, system = jax.lax.cond(
-                jnp.any(on),
-                lambda: solve_with_step(decoder, normal, rhs, w_it, y, model, blue, red, on, span),
-                lambda: solve_plain(decoder, normal, rhs),
+        fit = clip_stage(decoder, block, fit, thresholds=thresholds)
+        if step_range[1] > step_range[0]:
+            fit = step_stage(
+                decoder, block, fit, bad_column, step_range=step_range, thresholds=thresholds
             )
-            fitted = z @ beta.T
-            step_part = model * (a[:, :1] * blue + a[:, 1:] * red)
-            return z, a, system, fitted, step_part, step_mask, outlier
+        fit = refine_stage(decoder, block, fit, step_range=step_range, thresholds=thresholds)
+    return _outputs(decoder, block, fit, bad_column, sky, thresholds)
 
-        # 1. clip outliers without a step: a huge cosmic ray no longer drags z
-        z, a, system, fitted, step_part, step_mask, _ = solve(
-            u, on, kstar, 1, model, with_step=False
-        )
-        model = fitted + b
-        u = scaled_residual(fitted)
-        clipped = (z, system, fitted, u)
-        # 2. look for a step (jump and splice glitch) in those residuals; fit
-        #    its side scales leaving out a wide join (its side is not clipped),
-        #    then find the centre by a local fit and keep the step only if that
-        #    fit says so
-        if hi > lo:
-            # known bad columns are no evidence for or against a step
-            clean = usable & ~bad_column[None, :]
-            stat, _ = step_statistic(u, clean, lo, hi, t.step_window)
-            best = jnp.argmax(stat, axis=-1)
-            on = jnp.take_along_axis(stat, best[:, None], -1)[:, 0] > t.step**2
-            kstar = jnp.where(on, lo + best, -1).astype(jnp.int32)
-            z, a, system, fitted, step_part, step_mask, outlier = solve(
-                u, on, kstar, t.step_refine, model, on
-            )
-            # in spectra with a step locate_step leaves out spikes itself
-            near = clean & ~(outlier & ~on[:, None])
-            r_step = jnp.where(usable, (y - fitted - step_part) * inv_sd, 0.0)
-            scale = robust_scale(r_step, num_good)
-            kstar, ratio, local, glitch = locate_step(
-                y - fitted,
-                fitted + b,
-                inv_sd / scale[:, None],
-                near,
-                kstar,
-                reach=t.step_refine,
-                window=t.step_window,
-            )
-            # a real step: significant locally, and either a jump of at least
-            # step_min in the direction of the scales fitted over the whole
-            # sides, or a splice glitch that is significant by itself
-            jump = local[:, 1] - local[:, 0]
-            seen = (jnp.abs(jump) > t.step_min) & (jump * (a[:, 1] - a[:, 0]) > 0)
-            seen = seen | (glitch > t.step_glitch**2)
-            accepted = on & (ratio > t.step_accept) & seen
-            kstar = jnp.where(accepted, kstar, -1)
-            step_mask = accepted[:, None] & (jnp.abs(index - kstar[:, None]) <= 1)
-            sides = a[:, :1] * (index < kstar[:, None]) + a[:, 1:] * (index > kstar[:, None])
-            step_part = jnp.where(accepted[:, None], model * sides, 0.0)
-            # a rejected step: back to the clipped fit without it
-            rejected = on & ~accepted
-            u = scaled_residual(fitted + step_part)
-            z, system, fitted, u = (
-                jnp.where(rejected.reshape(-1, *([1] * (new.ndim - 1))), old, new)
-                for old, new in zip(clipped, (z, system, fitted, u), strict=True)
-            )
-            model = fitted + b
-            on = accepted
-        # 3. re-estimate with the step at its centre and outliers clipped
-        for _ in range(t.num_iter):
-            z, a, system, fitted, step_part, step_mask, _ = solve(u, on, kstar, 1, model)
-            model = fitted + b
-            u = scaled_residual(fitted + step_part)
-        scales = a
 
+def _outputs(decoder, block, fit, bad_column, sky, thresholds) -> DenoiseResult:
+    """Flags, covariance, denoised flux and scores from the last fit."""
+    n, c = fit.z.shape
+    dtype = fit.fitted.dtype
+    usable = block.usable
     # the covariance once, of the last solve's system (the step scales marginalised)
-    _, cov, ok = solve_normal(system, jnp.zeros((n, c + NUM_STEP), dtype))
-    status = jnp.where(num_good < c + 1, 1, jnp.where(ok, 0, 2)).astype(jnp.int8)
+    _, cov, ok = solve_normal(fit.system, jnp.zeros((n, c + NUM_STEP), dtype))
+    status = jnp.where(block.num_good < c + 1, 1, jnp.where(ok, 0, 2)).astype(jnp.int8)
     good_row = status == 0
     # materialise u once: otherwise XLA recomputes it inside every shifted view
-    u = jax.lax.optimization_barrier(u)
-    artefact = classify(u, usable, step_mask, bad_column, sky, t)
+    u = jax.lax.optimization_barrier(fit.u)
+    artefact = classify(u, usable, fit.step_mask, bad_column, sky, thresholds)
     # materialised once: otherwise every consumer recomputes the whole classification
     artefact = jax.lax.optimization_barrier(
         jnp.where(good_row[:, None], artefact, 0).astype(jnp.int8)
     )
-    z = jnp.where(good_row[:, None], z, 0.0)
+    z = jnp.where(good_row[:, None], fit.z, 0.0)
     cov = jnp.where(good_row[:, None, None], cov[:, :c, :c], 0.0)
     variance = pixel_variance(decoder, cov)
     sigma = jnp.where(good_row[:, None], jnp.sqrt(jnp.maximum(variance, 0.0)), jnp.inf)
     # z is the last solve's: B z is ``fitted`` (0 where the status is bad)
-    denoised = jnp.where(good_row[:, None], fitted, 0.0) + b
-    residual = jnp.where(usable, (flux - denoised) * jnp.sqrt(weight), 0.0)
-    r_eff = jnp.where(usable, (y - fitted - step_part) * inv_sd, 0.0)
+    denoised = jnp.where(good_row[:, None], fit.fitted, 0.0) + decoder.b_F
+    residual = jnp.where(usable, (block.flux - denoised) * jnp.sqrt(block.weight), 0.0)
+    r_eff = jnp.where(usable, (block.y - fit.fitted - fit.step_part) * block.inv_sd, 0.0)
     counted = usable & (artefact == 0)
-    dof = jnp.sum(counted.astype(dtype), -1) - c - jnp.where(on, NUM_STEP, 0)
+    dof = jnp.sum(counted.astype(dtype), -1) - c - jnp.where(fit.on, NUM_STEP, 0)
     chi2 = jnp.sum(jnp.where(counted, r_eff * r_eff, 0.0), -1) / jnp.maximum(dof, 1)
     chi2 = jnp.where(good_row, chi2, 0.0)
-    kstar = jnp.where(good_row, kstar, -1)
-    scales = jnp.where(good_row[:, None] & on[:, None], 1.0 + scales, 1.0)
+    kstar = jnp.where(good_row, fit.kstar, -1)
+    scales = jnp.where(good_row[:, None] & fit.on[:, None], 1.0 + fit.scales, 1.0)
     return DenoiseResult(
         z, cov, denoised, sigma, residual, artefact, chi2, status, kstar, scales.astype(dtype)
     )
