@@ -1,7 +1,7 @@
-"""Reader for GALAH DR3 spectra: four HERMES CCD files per star.
+"""Reader for GALAH DR3 and DR4 spectra: four HERMES CCD files per star.
 
-Layout (``shared/FORMATS.md``, GALAH DR3 "from docs"; Data Central's "GALAH DR3
-spectra" page and the release team's tutorial 3 in ``svenbuder/GALAH_DR3``):
+DR3 layout (``shared/FORMATS.md``; Data Central's "GALAH DR3 spectra" page and
+the release team's tutorial 3 in ``svenbuder/GALAH_DR3``):
 
 * one file per CCD, ``<sobject_id><ccd>.fits`` (often gzip'd), ccd 1 blue,
   2 green, 3 red, 4 near-infrared;
@@ -15,7 +15,12 @@ spectra" page and the release team's tutorial 3 in ``svenbuder/GALAH_DR3``):
   normalised spectrum); its own header grid says where it lies, and the
   relative error of the pixels it covers is used.
 
-**Air wavelengths.** GALAH DR3 wavelengths are in air: the pipeline is IRAF
+DR4 layout (the IRAF reduction pipeline 6.0, ``PIPE_VER = '6.0'``): the same
+file names, eight image HDUs per CCD file: 0 flux (counts), 1 ``normalized``,
+2 ``relative_error``, 3 ``sky``, 4 ``teluric``, 5 ``scattered``, 6
+``cross_talk``, 7 ``resolution_profile``, all on the linear grid of HDU 0.
+
+**Air wavelengths.** GALAH DR3 and DR4 wavelengths are in air: the pipeline is IRAF
 calibrated with ThXe arcs against air line lists, and the release team's own
 tutorial marks H-beta at 4861.323 Å and H-alpha at 6562.797 Å on these spectra
 (their air values; vacuum 4862.68 and 6564.61 Å). stereo-ppl works in vacuum,
@@ -38,6 +43,7 @@ from .fitsutil import (
     open_fits,
     reading,
 )
+from .galah_names import GALAH_CCD_NAMES, GALAH_CCDS, galah_file_name, galah_files, split_source
 from .spectrum import Spectrum
 from .wavelength import air_to_vacuum, check_wavelength_range, linear_wavelength, vacuum_to_air
 
@@ -45,19 +51,17 @@ __all__ = [
     "GALAH_CCDS",
     "GALAH_CCD_NAMES",
     "GALAH_CCD_RANGES",
+    "GALAH_HDU_COUNTS",
     "air_to_vacuum",
     "ccd_index",
     "galah_file_name",
     "galah_files",
+    "galah_release",
     "linear_wavelength",
     "read_galah",
     "vacuum_to_air",
 ]
 
-#: HERMES CCDs, in wavelength order.
-GALAH_CCDS = (1, 2, 3, 4)
-#: Names of the CCDs (the HERMES cameras).
-GALAH_CCD_NAMES = {1: "blue", 2: "green", 3: "red", 4: "IR"}
 #: Plausible air-wavelength range of each CCD's grid, Angstrom: the nominal
 #: windows (4713-4903, 5648-5873, 6478-6737, 7585-7887) with about 100 Å spare.
 GALAH_CCD_RANGES = {
@@ -68,103 +72,6 @@ GALAH_CCD_RANGES = {
 }
 #: Keywords of the grid, left out of ``Spectrum.meta`` (they differ per CCD).
 _GRID_KEYS = ("CRVAL1", "CDELT1", "CRPIX1", "CD1_1", "CTYPE1", "CUNIT1", "DC-FLAG")
-_SUFFIXES = (".fits", ".fits.gz")
-
-
-def galah_file_name(sobject_id: int | str, ccd: int, *, gz: bool = False) -> str:
-    """The DR3 file name ``<sobject_id><ccd>.fits`` (``.fits.gz`` when ``gz``).
-
-    Parameters
-    ----------
-    sobject_id : int or str
-        The spectrum's id, e.g. ``170418003701205`` (digits only).
-    ccd : int
-        1 (blue), 2 (green), 3 (red) or 4 (IR).
-    gz : bool, optional
-        Name of the gzip'd file.
-
-    Returns
-    -------
-    str
-
-    Raises
-    ------
-    ValueError
-        If ``sobject_id`` is not digits or ``ccd`` is not 1-4.
-    """
-    text = str(sobject_id).strip()
-    if not text.isdigit() or isinstance(sobject_id, bool):
-        raise ValueError(f"sobject_id must be digits, got {sobject_id!r}")
-    if ccd not in GALAH_CCDS:
-        raise ValueError(f"ccd must be one of {GALAH_CCDS}, got {ccd!r}")
-    return f"{text}{int(ccd)}{'.fits.gz' if gz else '.fits'}"
-
-
-def _split_source(source, directory) -> tuple[str, Path]:
-    """``(sobject_id, directory)`` from an id, a CCD file or a path prefix."""
-    if directory is not None:
-        return str(source).strip(), Path(directory)
-    path = Path(source)
-    name = path.name
-    for suffix in (".fits.gz", ".fits"):
-        if name.endswith(suffix):
-            stem = name[: -len(suffix)]
-            if len(stem) < 2 or not stem.isdigit() or int(stem[-1]) not in GALAH_CCDS:
-                raise ValueError(
-                    f"{path}: not a GALAH DR3 file name <sobject_id><ccd>.fits[.gz] (ccd 1-4)"
-                )
-            return stem[:-1], path.parent
-    return name, path.parent
-
-
-def galah_files(
-    source: str | Path | int,
-    *,
-    directory: str | Path | None = None,
-    ccds: tuple[int, ...] = GALAH_CCDS,
-) -> dict[int, Path]:
-    """Find the CCD files of one GALAH spectrum.
-
-    Parameters
-    ----------
-    source : str, Path or int
-        A ``sobject_id`` (with ``directory``), one of the star's CCD files
-        (``.../1704180037012051.fits[.gz]``), or the path prefix
-        ``.../170418003701205``.
-    directory : str or Path, optional
-        Directory holding the files when ``source`` is a ``sobject_id``.
-    ccds : tuple of int, optional
-        CCDs wanted (default all four).
-
-    Returns
-    -------
-    dict
-        CCD number to the path of its file (``.fits`` preferred over ``.fits.gz``).
-
-    Raises
-    ------
-    ValueError
-        If ``source`` is not a ``sobject_id`` or a DR3 file name, or ``ccds``
-        is empty or names another CCD.
-    SurveyFileError
-        If the file of a wanted CCD is missing (named in the message).
-    """
-    sobject_id, folder = _split_source(source, directory)
-    if not ccds or len(set(ccds)) != len(ccds) or any(c not in GALAH_CCDS for c in ccds):
-        raise ValueError(f"ccds must be distinct values of {GALAH_CCDS}, got {ccds!r}")
-    found = {}
-    for ccd in ccds:
-        names = [galah_file_name(sobject_id, ccd, gz=gz) for gz in (False, True)]
-        paths = [folder / name for name in names]
-        existing = [p for p in paths if p.is_file()]
-        if not existing:
-            raise SurveyFileError(
-                f"no such file: the {GALAH_CCD_NAMES[ccd]} CCD ({ccd}) of sobject_id "
-                f"{sobject_id} (also tried {names[1]})",
-                path=paths[0],
-            )
-        found[ccd] = existing[0]
-    return found
 
 
 class _CCD(NamedTuple):
@@ -177,13 +84,32 @@ class _CCD(NamedTuple):
     meta: dict
 
 
+#: HDUs of a CCD file per release: DR3 (5, or 4 without the normalised flux), DR4 (8).
+GALAH_HDU_COUNTS = {"DR3": (4, 5), "DR4": (8,)}
+
+
+def galah_release(header, num_hdus: int) -> str:
+    """``"DR4"`` or ``"DR3"`` for a CCD file, from ``PIPE_VER`` (6.x: DR4, 5.x: DR3), else
+    from its number of HDUs (8: DR4, 4-5: DR3); ``""`` if neither says."""
+    version = header.get("PIPE_VER")
+    try:
+        major = int(float(str(version).strip()))
+    except (TypeError, ValueError):
+        major = None
+    if major == 6 or (major is None and num_hdus in GALAH_HDU_COUNTS["DR4"]):
+        return "DR4"
+    if major == 5 or (major is None and num_hdus in GALAH_HDU_COUNTS["DR3"]):
+        return "DR3"
+    return ""
+
+
 def _hdu_count(hdul, path: Path) -> int:
     with reading(path):
         count = len(hdul)
-    if count not in (4, 5):
+    if count not in (*GALAH_HDU_COUNTS["DR3"], *GALAH_HDU_COUNTS["DR4"]):
         raise SurveyFileError(
-            f"has {count} HDUs; a GALAH DR3 CCD file has 5 (4 in releases without the "
-            "normalised spectrum)",
+            f"has {count} HDUs; a GALAH CCD file has 5 in DR3 (4 in releases without the "
+            "normalised spectrum) and 8 in DR4",
             path=path,
         )
     return count
@@ -226,46 +152,71 @@ def _normalised_error(rel, grid0, grid4, path: Path) -> tuple[np.ndarray, np.nda
     return np.interp(grid4, grid0, rel), outside
 
 
+def _same_length(arrays: dict, flux: np.ndarray, path: Path) -> None:
+    for index, data in arrays.items():
+        if data.shape != flux.shape:
+            raise SurveyFileError(
+                f"has {data.size} pixels, HDU 0 has {flux.size}", path=path, hdu=index
+            )
+
+
+def _dr4_ccd(hdul, path: Path, normalised: bool | None):
+    """Flux, relative error, grid, use of the normalised flux of a DR4 CCD file."""
+    flux, header0 = _spectrum_hdu(hdul, 0, path)
+    norm, rel = (_spectrum_hdu(hdul, index, path)[0] for index in (1, 2))
+    _same_length({1: norm, 2: rel}, flux, path)
+    grid = linear_wavelength(header0, flux.size, path, hdu=0)
+    use_normalised = normalised is not False
+    return (norm if use_normalised else flux), rel, grid, use_normalised
+
+
 def _read_ccd(path: Path, ccd: int, *, normalised: bool | None) -> _CCD:
     with open_fits(path) as hdul:
         count = _hdu_count(hdul, path)
         meta = header_meta(get_hdu(hdul, 0, path).header)
-        flux, header0 = _spectrum_hdu(hdul, 0, path)
-        if flux.size < 2:
-            raise SurveyFileError(f"has {flux.size} pixels", path=path, hdu=0)
-        others = [_spectrum_hdu(hdul, index, path)[0] for index in (1, 2, 3)]
-        for index, data in enumerate(others, 1):
-            if data.shape != flux.shape:
+        release = galah_release(meta, count)
+        outside = None
+        if count in GALAH_HDU_COUNTS["DR4"]:
+            flux, rel, grid, use_normalised = _dr4_ccd(hdul, path, normalised)
+            where = 0
+        else:
+            flux, header0 = _spectrum_hdu(hdul, 0, path)
+            if flux.size < 2:
+                raise SurveyFileError(f"has {flux.size} pixels", path=path, hdu=0)
+            others = {index: _spectrum_hdu(hdul, index, path)[0] for index in (1, 2, 3)}
+            _same_length(others, flux, path)
+            rel = others[1]
+            grid = linear_wavelength(header0, flux.size, path, hdu=0)
+            use_normalised = count == 5 if normalised is None else normalised
+            if use_normalised and count < 5:
                 raise SurveyFileError(
-                    f"has {data.size} pixels, HDU 0 has {flux.size}", path=path, hdu=index
-                )
-        rel = others[0]
-        grid = linear_wavelength(header0, flux.size, path, hdu=0)
-        use_normalised = count == 5 if normalised is None else normalised
-        if use_normalised and count < 5:
-            raise SurveyFileError(
-                "has no HDU 4 (normalised flux); pass normalised=False to read HDU 0",
-                path=path,
-            )
-        outside = np.zeros(flux.size, dtype=bool)
-        if use_normalised:
-            norm, header4 = _spectrum_hdu(hdul, 4, path)
-            if "CRVAL1" in header4:
-                grid4 = linear_wavelength(header4, norm.size, path, hdu=4)
-            elif norm.size == flux.size:
-                grid4 = grid
-            else:
-                raise SurveyFileError(
-                    f"has {norm.size} pixels and no grid keywords; HDU 0 has {flux.size}",
+                    "has no HDU 4 (normalised flux); pass normalised=False to read HDU 0",
                     path=path,
-                    hdu=4,
                 )
-            rel, outside = _normalised_error(rel, grid, grid4, path)
-            flux, grid = norm, grid4
+            where = 4 if use_normalised else 0
+            if use_normalised:
+                norm, header4 = _spectrum_hdu(hdul, 4, path)
+                if "CRVAL1" in header4:
+                    grid4 = linear_wavelength(header4, norm.size, path, hdu=4)
+                elif norm.size == flux.size:
+                    grid4 = grid
+                else:
+                    raise SurveyFileError(
+                        f"has {norm.size} pixels and no grid keywords; HDU 0 has {flux.size}",
+                        path=path,
+                        hdu=4,
+                    )
+                rel, outside = _normalised_error(rel, grid, grid4, path)
+                flux, grid = norm, grid4
+    if flux.size < 2:
+        raise SurveyFileError(f"has {flux.size} pixels", path=path, hdu=0)
     low, high = GALAH_CCD_RANGES[ccd]
-    check_wavelength_range(grid, low, high, path, hdu=4 if use_normalised else 0)
+    check_wavelength_range(grid, low, high, path, hdu=where)
     sigma = rel * np.abs(flux)
     meta["NORMALISED"] = bool(use_normalised)
+    meta["RELEASE"] = release
+    if outside is None:
+        outside = np.zeros(flux.size, dtype=bool)
     return _CCD(grid, flux, sigma, outside, meta)
 
 
@@ -277,7 +228,7 @@ def read_galah(
     normalised: bool | None = None,
     air: bool = True,
 ) -> Spectrum:
-    """Read one GALAH DR3 spectrum from its CCD files, concatenated in wavelength order.
+    """Read one GALAH DR3 or DR4 spectrum from its CCD files, concatenated in wavelength order.
 
     Parameters
     ----------
@@ -289,11 +240,11 @@ def read_galah(
     ccds : tuple of int, optional
         CCDs to read (default all four; DR3 lacks some CCDs of ~12,000 stars).
     normalised : bool or None, optional
-        True: the normalised flux of HDU 4 (an error if a file has none);
-        False: the unnormalised sky-subtracted flux of HDU 0; None (default):
-        HDU 4 when every file has it, else HDU 0 for all CCDs.
+        True: the normalised flux (DR3 HDU 4, DR4 HDU 1; an error if a DR3
+        file has none); False: the unnormalised flux of HDU 0; None (default):
+        the normalised flux when every file has it, else HDU 0 for all CCDs.
     air : bool, optional
-        The files' grids are in air (GALAH DR3) and are converted to vacuum
+        The files' grids are in air (GALAH DR3, DR4) and are converted to vacuum
         with :func:`air_to_vacuum`. False: use the grids as they are.
 
     Returns
@@ -302,18 +253,20 @@ def read_galah(
         ``flux`` and ``ivar = 1 / (relative_error * |flux|)**2``: 0 where the
         error is not finite or <= 0, flux is 0 or not finite, or (IR CCD) HDU 4
         reaches beyond HDU 0. ``wavelength`` vacuum Å, strictly increasing.
-        ``needs_normalising`` is True for HDU 0 flux. ``kind="galah-dr3"``,
-        ``path`` the first CCD's file. ``meta``: the first file's primary
-        header (without the grid keywords), ``SOBJECT_ID``, ``CCDS`` (those
-        read), ``CCD_FILES`` (their names), ``NORMALISED``, ``AIR_TO_VACUUM``
-        and ``CCD``, an int8 array of shape (num_pixels,) giving each pixel's
-        CCD (also :func:`ccd_index`).
+        ``needs_normalising`` is True for HDU 0 flux. ``survey="GALAH"``,
+        ``layout="ccd"``, ``release`` ``"DR3"`` or ``"DR4"`` (:func:`galah_release`;
+        every file must be of one release), ``path`` the first CCD's file.
+        ``meta``: the first file's primary header (without the grid keywords),
+        ``SOBJECT_ID``, ``CCDS`` (those read), ``CCD_FILES`` (their names),
+        ``NORMALISED``, ``AIR_TO_VACUUM`` and ``CCD``, an int8 array of shape
+        (num_pixels,) giving each pixel's CCD (also :func:`ccd_index`).
 
     Raises
     ------
     SurveyFileError
         If a wanted CCD file is missing, truncated or not FITS, has other than
-        4 or 5 HDUs, HDU 1-3 differ in length from HDU 0, a grid keyword is
+        4 or 5 (DR3) or 8 (DR4) HDUs, the files are of different releases, the
+        spectrum HDUs differ in length from HDU 0, a grid keyword is
         missing or implausible, the grid is outside the CCD's range
         (:data:`GALAH_CCD_RANGES`), or a CCD has no usable pixel.
     ValueError
@@ -328,6 +281,12 @@ def read_galah(
     parts = {ccd: _read_ccd(path, ccd, normalised=normalised) for ccd, path in files.items()}
     if normalised is None and len({p.meta["NORMALISED"] for p in parts.values()}) > 1:
         parts = {ccd: _read_ccd(path, ccd, normalised=False) for ccd, path in files.items()}
+    releases = {p.meta["RELEASE"] for p in parts.values()}
+    if len(releases) > 1:
+        raise SurveyFileError(
+            f"CCD files of releases {sorted(releases)} cannot be read as one spectrum",
+            path=files[min(files)],
+        )
     # Each CCD's grid was checked to lie in its own range (GALAH_CCD_RANGES, disjoint
     # and increasing), so CCD order is wavelength order and the CCDs cannot overlap.
     order = sorted(parts)
@@ -350,7 +309,7 @@ def read_galah(
     first = files[order[0]]
     meta = {k: v for k, v in parts[order[0]].meta.items() if k not in _GRID_KEYS}
     meta.update(
-        SOBJECT_ID=int(_split_source(first, None)[0]),
+        SOBJECT_ID=int(split_source(first, None)[0]),
         CCDS=tuple(order),
         CCD_FILES=tuple(files[c].name for c in order),
         NORMALISED=parts[order[0]].meta["NORMALISED"],
@@ -365,7 +324,9 @@ def read_galah(
         meta=meta,
         path=first,
         needs_normalising=not meta["NORMALISED"],
-        kind="galah-dr3",
+        survey="GALAH",
+        release=meta.pop("RELEASE"),
+        layout="ccd",
     )
 
 
@@ -375,7 +336,7 @@ def ccd_index(spectrum: Spectrum) -> np.ndarray:
     Parameters
     ----------
     spectrum : Spectrum
-        A GALAH spectrum (``kind="galah-dr3"``).
+        A GALAH spectrum (``survey="GALAH"``).
 
     Returns
     -------

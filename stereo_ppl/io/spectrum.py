@@ -14,7 +14,16 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 
-__all__ = ["Spectrum", "from_spectrum1d", "to_spectrum1d"]
+__all__ = ["LAYOUTS", "SURVEYS", "Spectrum", "from_spectrum1d", "to_spectrum1d"]
+
+#: Survey names a reader gives (``Spectrum.survey``).
+SURVEYS = ("APOGEE", "LAMOST", "LAMOST-MRS", "GALAH")
+#: Layouts a reader gives (``Spectrum.layout``): APOGEE ``aspcapStar``, ``apStar``
+#: (also the LCO ``asStar``) and ``apVisit``; LAMOST low resolution ``image`` (a primary
+#: (5, N) image, DR1-DR8) and ``table`` (a one-row ``COADD`` table, DR9 on); LAMOST
+#: medium resolution ``coadd`` (the ``COADD_B``/``COADD_R`` tables); GALAH ``ccd`` (one
+#: file per CCD); ``memory`` for a spectrum made in memory.
+LAYOUTS = ("aspcapStar", "apStar", "apVisit", "image", "table", "coadd", "ccd", "memory")
 
 
 def _frozen(array, dtype) -> np.ndarray:
@@ -47,9 +56,15 @@ class Spectrum:
         The file read, None for a spectrum made in memory.
     needs_normalising : bool
         True when ``flux`` is not continuum-normalised (apStar, LAMOST).
-    kind : str
-        Which layout was read: ``"aspcapStar"``, ``"apStar"``,
-        ``"lamost-image"``, ``"lamost-table"`` or ``"memory"``.
+    survey : str
+        Which survey the file is from: ``"APOGEE"``, ``"LAMOST"`` (low
+        resolution), ``"LAMOST-MRS"`` (medium resolution), ``"GALAH"``, or
+        ``""`` for a spectrum made in memory.
+    release : str
+        The data release the file's content names, e.g. ``"DR17"``, ``"DR9"``
+        (``""`` where the file does not say).
+    layout : str
+        Which layout was read (see :data:`LAYOUTS`).
     bitmask : ndarray, shape (num_pixels,), int64, or None
         The file's pixel bitmask where it has one (apStar ``APOGEE_PIXMASK``,
         LAMOST ``ORMASK``), else None.
@@ -69,7 +84,9 @@ class Spectrum:
     meta: Mapping[str, Any] = field(default_factory=dict)
     path: Path | None = None
     needs_normalising: bool = False
-    kind: str = "memory"
+    survey: str = ""
+    release: str = ""
+    layout: str = "memory"
     bitmask: np.ndarray | None = None
     model: np.ndarray | None = None
 
@@ -93,6 +110,10 @@ class Spectrum:
             raise ValueError("bad must equal (ivar == 0)")
         if shape[0] > 1 and not np.all(np.diff(wavelength.value) > 0):
             raise ValueError("wavelength must be strictly increasing")
+        if self.survey not in ("", *SURVEYS):
+            raise ValueError(f"survey must be one of {SURVEYS} or '', got {self.survey!r}")
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
         object.__setattr__(self, "flux", flux)
         object.__setattr__(self, "ivar", ivar)
         object.__setattr__(self, "bad", bad)
@@ -123,8 +144,9 @@ class Spectrum:
         span = f"{wl[0]:.1f}-{wl[-1]:.1f} Angstrom" if wl.size else "empty"
         where = self.path.name if self.path is not None else "memory"
         return (
-            f"Spectrum({self.kind}, {where}, {self.num_pixels} pixels, {span}, "
-            f"{self.num_bad} bad, needs_normalising={self.needs_normalising})"
+            f"Spectrum({self.survey or 'no survey'} {self.release} {self.layout}, {where}, "
+            f"{self.num_pixels} pixels, {span}, {self.num_bad} bad, "
+            f"needs_normalising={self.needs_normalising})"
         )
 
 
@@ -154,7 +176,8 @@ def to_spectrum1d(spectrum: Spectrum):
         ``flux`` (dimensionless), ``spectral_axis`` (Angstrom), uncertainty an
         :class:`astropy.nddata.InverseVariance` of ``ivar``, ``mask`` = ``bad``
         (True means bad, as in specutils) and ``meta`` holding the header
-        metadata plus ``path``, ``kind`` and ``needs_normalising``.
+        metadata plus ``path``, ``survey``, ``release``, ``layout`` and
+        ``needs_normalising``.
 
     Raises
     ------
@@ -168,7 +191,9 @@ def to_spectrum1d(spectrum: Spectrum):
     meta = dict(spectrum.meta)
     meta.update(
         path=None if spectrum.path is None else str(spectrum.path),
-        kind=spectrum.kind,
+        survey=spectrum.survey,
+        release=spectrum.release,
+        layout=spectrum.layout,
         needs_normalising=spectrum.needs_normalising,
     )
     return cls(
@@ -194,7 +219,9 @@ def from_spectrum1d(obj) -> Spectrum:
     Returns
     -------
     Spectrum
-        Wavelength in Angstrom (vacuum is assumed), ``kind="memory"``.
+        Wavelength in Angstrom (vacuum is assumed), ``layout="memory"``;
+        ``survey`` and ``release`` from ``meta`` where a :func:`to_spectrum1d`
+        left them there.
 
     Raises
     ------
@@ -229,7 +256,9 @@ def from_spectrum1d(obj) -> Spectrum:
     meta = {k: v for k, v in dict(obj.meta or {}).items() if isinstance(k, str)}
     path = meta.pop("path", None)
     needs = bool(meta.pop("needs_normalising", False))
-    meta.pop("kind", None)
+    meta.pop("layout", None)
+    survey = meta.pop("survey", "")
+    release = meta.pop("release", "")
     return Spectrum(
         flux=np.where(np.isfinite(flux), flux, 0.0),
         ivar=np.where(good, ivar, 0.0),
@@ -238,5 +267,7 @@ def from_spectrum1d(obj) -> Spectrum:
         meta=meta,
         path=None if path is None else Path(path),
         needs_normalising=needs,
-        kind="memory",
+        survey=survey if survey in SURVEYS else "",
+        release=str(release),
+        layout="memory",
     )

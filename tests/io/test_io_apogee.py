@@ -29,7 +29,7 @@ def real_aspcap(shared_data):
 
 def test_real_aspcapstar_grid_and_bad_pixels(real_aspcap):
     s = real_aspcap
-    assert s.kind == "aspcapStar" and not s.needs_normalising
+    assert s.layout == "aspcapStar" and not s.needs_normalising
     assert s.num_pixels == 8575
     np.testing.assert_allclose(s.wavelength.to_value("Angstrom"), apogee_grid(), rtol=1e-12)
     chips = apogee_chip_mask()
@@ -58,7 +58,7 @@ def test_real_aspcapstar_metadata(real_aspcap):
 @pytest.mark.parametrize(("row", "num_bad"), [(0, 969), (1, 839), (2, 913), (3, 885), (4, 901)])
 def test_real_apstar_rows(shared_data, row, num_bad):
     s = read_apstar(shared_data / "real" / APSTAR, row=row)
-    assert s.kind == "apStar" and s.needs_normalising
+    assert s.layout == "apStar" and s.needs_normalising
     assert s.num_pixels == 8575 and s.num_bad == num_bad
     np.testing.assert_allclose(s.wavelength.value, apogee_grid(), rtol=1e-12)
     with fits.open(shared_data / "real" / APSTAR) as hdul:

@@ -98,7 +98,7 @@ def test_round_trip_normalised(tmp_path, dtype):
     written = write_star(tmp_path, dtype=dtype)
     s = read_galah(SOBJECT_ID, directory=tmp_path)
     flux, ivar, air, ccd = expected(written)
-    assert isinstance(s, Spectrum) and s.kind == "galah-dr3" and not s.needs_normalising
+    assert isinstance(s, Spectrum) and s.layout == "ccd" and not s.needs_normalising
     assert s.num_pixels == 4 * NUM_PIXELS and s.num_bad == 0
     np.testing.assert_array_equal(s.flux, flux)
     np.testing.assert_allclose(s.ivar, ivar, rtol=1e-12)
@@ -397,7 +397,7 @@ def test_bad_arguments(tmp_path):
         galah_file_name("17x", 1)
     with pytest.raises(ValueError, match="ccd must be one of"):
         galah_file_name(SOBJECT_ID, 5)
-    with pytest.raises(ValueError, match="not a GALAH DR3 file name"):
+    with pytest.raises(ValueError, match="not a GALAH file name"):
         galah_files(tmp_path / "spec-1.fits")
     with pytest.raises(ValueError, match="ccds must be distinct"):
         galah_files(SOBJECT_ID, directory=tmp_path, ccds=(1, 1))

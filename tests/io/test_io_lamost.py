@@ -19,7 +19,7 @@ DR9 = "spec-55859-F5902_sp01-013_dr8.fits.gz"
 
 def test_real_dr6_image_layout_gzipped(shared_data):
     s = read_lamost(shared_data / "real" / DR6)
-    assert s.kind == "lamost-image" and s.needs_normalising
+    assert s.layout == "image" and s.needs_normalising
     assert s.num_pixels == 3909
     np.testing.assert_allclose(s.wavelength.value, lamost_grid(), rtol=1e-12)
     assert s.num_bad == 2 and s.bad[[3907, 3908]].all()  # tail pixels with flux 0
@@ -45,7 +45,7 @@ def test_real_dr7_has_48_bad_pixels(shared_data):
 
 def test_real_dr9_table_layout_3908_pixels(shared_data):
     s = read_lamost(shared_data / "real" / DR9)
-    assert s.kind == "lamost-table"
+    assert s.layout == "table"
     assert s.num_pixels == 3908  # 2011 pilot survey
     np.testing.assert_allclose(s.wavelength.value, log_linear_grid(3.5682, 1e-4, 3908), rtol=1e-12)
     # No ivar = 0 pixel; 24 tail pixels have flux exactly 0 with ivar > 0.
@@ -62,7 +62,7 @@ def test_synthetic_image_layout(tmp_path, num_pixels, gz):
     path = tmp_path / ("s.fits.gz" if gz else "s.fits")
     written = write_lamost_image(path, num_pixels=num_pixels, gz=gz)
     s = read_lamost(path)
-    assert s.num_pixels == num_pixels and s.kind == "lamost-image"
+    assert s.num_pixels == num_pixels and s.layout == "image"
     np.testing.assert_array_equal(s.bad, written["bad"])
     np.testing.assert_array_equal(s.flux, written["flux"])
     np.testing.assert_array_equal(s.ivar[~s.bad], written["ivar"][~s.bad])
@@ -77,7 +77,7 @@ def test_synthetic_table_layout(tmp_path, num_pixels, gz, norm):
     with fits.open(path) as hdul:
         assert hdul[0].header["NAXIS1"] == num_pixels and hdul[1].name == "COADD"
     s = read_lamost(path)
-    assert s.num_pixels == num_pixels and s.kind == "lamost-table"
+    assert s.num_pixels == num_pixels and s.layout == "table"
     np.testing.assert_array_equal(s.bad, written["bad"])
     np.testing.assert_array_equal(s.flux, written["flux"])
     assert s.meta["OBSID"] == 101013 and s.meta["NORM"] == norm

@@ -19,7 +19,8 @@ def make(num_pixels=10, **changes):
         bad=ivar == 0,
         meta={"OBSID": 5},
         path="x.fits",
-        kind="lamost-image",
+        survey="LAMOST",
+        layout="image",
         needs_normalising=True,
     )
     fields.update(changes)

@@ -112,7 +112,7 @@ def test_lamost_dr4_layout_and_round_trip(tmp_path, shared_data):
     real = structure(shared_data / "real" / "spec-58397-EG014118N254444M01_sp03-031.fits")
     assert structure(path) == real
     spectrum = read_lamost(path)
-    assert spectrum.kind == "lamost-image"
+    assert spectrum.layout == "image"
     np.testing.assert_array_equal(spectrum.flux, flux)
     np.testing.assert_array_equal(spectrum.ivar, ivar)
     np.testing.assert_allclose(spectrum.wavelength.value, lamost_grid() * (1 + 1.2e-4), rtol=1e-12)
