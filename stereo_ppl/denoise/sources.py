@@ -6,6 +6,7 @@ this process or on ``dask.distributed`` workers (sources are plain picklable
 dataclasses holding paths).
 """
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,11 @@ class Chunk(NamedTuple):
         -1 where unknown.
     unreadable : ndarray of bool, shape (k,)
     errors : list of (int, str)
-        Index in the source and message of each unreadable spectrum.
+        Index in the source and message of each unreadable spectrum (what the
+        reader warned about it included, once).
+    warnings : list of (int, str)
+        Index and message of each spectrum that was read but warned about (its
+        distinct warnings joined in one line).
     """
 
     flux: np.ndarray
@@ -50,6 +55,7 @@ class Chunk(NamedTuple):
     obsid: np.ndarray
     unreadable: np.ndarray
     errors: list
+    warnings: list
 
 
 def is_zarr(path: Path) -> bool:
@@ -124,7 +130,7 @@ class StoreSource:
                 obsid = np.asarray(ds["obsid"].values, dtype=np.int64)
             else:
                 obsid = np.full(stop - start, -1, np.int64)
-        return Chunk(flux, ivar, obsid, np.zeros(stop - start, bool), [])
+        return Chunk(flux, ivar, obsid, np.zeros(stop - start, bool), [], [])
 
 
 @dataclass(frozen=True)
@@ -150,23 +156,43 @@ class FitsSource:
         ivar = np.zeros((k, m))
         obsid = np.full(k, -1, np.int64)
         unreadable = np.zeros(k, bool)
-        errors = []
+        errors, warned = [], []
         for row, path in enumerate(self.files[start:stop]):
-            try:
-                spectrum = read_lamost(path)
-                z = spectrum.meta.get("Z")
-                if z is None or not np.isfinite(z):
-                    raise StereoPPLError(f"{path}: header keyword 'Z' is missing or -9999")
-                f, w = preprocess_lamost(
-                    spectrum.wavelength, spectrum.flux, spectrum.ivar, float(z), grid=self.grid
-                )
-                flux[row], ivar[row] = f, w
-                if "OBSID" in spectrum.meta:
-                    obsid[row] = int(spectrum.meta["OBSID"])
-            except StereoPPLError as exc:
+            failure = None
+            with warnings.catch_warnings(record=True) as records:
+                warnings.simplefilter("always")
+                try:
+                    spectrum = read_lamost(path)
+                    z = spectrum.meta.get("Z")
+                    if z is None or not np.isfinite(z):
+                        raise StereoPPLError(f"{path}: header keyword 'Z' is missing or -9999")
+                    f, w = preprocess_lamost(
+                        spectrum.wavelength, spectrum.flux, spectrum.ivar, float(z), grid=self.grid
+                    )
+                    flux[row], ivar[row] = f, w
+                    if "OBSID" in spectrum.meta:
+                        obsid[row] = int(spectrum.meta["OBSID"])
+                except StereoPPLError as exc:
+                    failure = str(exc)
+            notes = _warning_text(records, path)
+            if failure is not None:
                 unreadable[row] = True
-                errors.append((start + row, str(exc)))
-        return Chunk(flux, ivar, obsid, unreadable, errors)
+                errors.append((start + row, f"{failure} ({notes})" if notes else failure))
+            elif notes:
+                warned.append((start + row, f"{path}: {notes}"))
+        return Chunk(flux, ivar, obsid, unreadable, errors, warned)
+
+
+def _warning_text(records, path) -> str:
+    """The distinct messages of recorded warnings, in order, the file's own name left out."""
+    seen = []
+    for record in records:
+        text = " ".join(str(record.message).split())
+        prefix = f"{path}: "
+        text = text[len(prefix) :] if text.startswith(prefix) else text
+        if text and text not in seen:
+            seen.append(text)
+    return "; ".join(seen)
 
 
 def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:

@@ -59,6 +59,8 @@ class DenoiseRun(NamedTuple):
     errors : list of (int, str)
         Unreadable inputs (index, message), this run's chunks only.
     bad_columns : ndarray of int64
+    warnings : list of (int, str)
+        Inputs read but warned about (index, message), this run's chunks only.
     """
 
     path: Path
@@ -67,6 +69,7 @@ class DenoiseRun(NamedTuple):
     num_resumed: int
     errors: list
     bad_columns: np.ndarray
+    warnings: list
 
 
 def compute_chunk(
@@ -111,14 +114,21 @@ def run_chunk(
 
     Returns
     -------
-    list of (int, str)
-        The unreadable inputs of the chunk.
+    list of (int, str, bool)
+        The unreadable (True) and warned-about (False) inputs of the chunk.
     """
     chunk = source.read(start, stop)
     options = {"batch_size": batch_size, "thresholds": thresholds, "wavelength": wavelength}
     setup = setup_from_arrays(arrays)
     write_chunk(compute_chunk(setup, chunk, start, **options), store, start, stop)
-    return chunk.errors
+    return _notes(chunk)
+
+
+def _notes(chunk: Chunk) -> list:
+    """``(index, message, unreadable)`` of every input of ``chunk`` with something to say."""
+    return [(i, text, True) for i, text in chunk.errors] + [
+        (i, text, False) for i, text in chunk.warnings
+    ]
 
 
 def _run_local(arrays, source, store, todo, num, options, bar) -> list:
@@ -143,7 +153,7 @@ def _run_local(arrays, source, store, todo, num, options, bar) -> list:
                 writing.result()
                 bar.update(size)
             writing = pool.submit(write_chunk, ds, store, start, stop)
-            errors += chunk.errors
+            errors += _notes(chunk)
         writing.result()
         bar.update(stop - start)
     return errors
@@ -324,7 +334,11 @@ def denoise_source(
     if not zarr_out:
         _to_netcdf(store, out, batch_size)
     shutil.rmtree(markers)
-    return DenoiseRun(out, num, len(starts), len(starts) - len(todo), errors, columns)
+    unreadable = [(i, text) for i, text, bad in errors if bad]
+    warned = [(i, text) for i, text, bad in errors if not bad]
+    return DenoiseRun(
+        out, num, len(starts), len(starts) - len(todo), unreadable, columns, warned
+    )
 
 
 def _run_distributed(scheduler, arrays, source, store, todo, num, options, bar) -> list:
