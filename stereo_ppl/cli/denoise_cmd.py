@@ -108,10 +108,11 @@ def denoise(
             "interrupted: finished chunks are kept; run the same command again to resume"
         )
         raise typer.Exit(130) from None
-    for index, message in run.errors:
-        error_console.print(
-            f"[yellow]unreadable[/] input {index}: {message}", highlight=False, soft_wrap=True
-        )
+    for label, notes in (("unreadable", run.errors), ("warning", run.warnings)):
+        for index, message in notes:
+            error_console.print(
+                f"[yellow]{label}[/] input {index}: {message}", highlight=False, soft_wrap=True
+            )
     if run.num_resumed:
         console.print(f"resumed: {run.num_resumed} of {run.num_chunks} chunks were already done")
     from ..denoise.sources import open_store
