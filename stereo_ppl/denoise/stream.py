@@ -336,9 +336,7 @@ def denoise_source(
     shutil.rmtree(markers)
     unreadable = [(i, text) for i, text, bad in errors if bad]
     warned = [(i, text) for i, text, bad in errors if not bad]
-    return DenoiseRun(
-        out, num, len(starts), len(starts) - len(todo), unreadable, columns, warned
-    )
+    return DenoiseRun(out, num, len(starts), len(starts) - len(todo), unreadable, columns, warned)
 
 
 def _run_distributed(scheduler, arrays, source, store, todo, num, options, bar) -> list:

@@ -10,7 +10,7 @@ from stereo_ppl.data import lamost_grid
 from stereo_ppl.denoise.sources import FitsSource
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "io"))
-from survey_fakes import write_lamost_image  # noqa: E402
+from survey_fakes import write_lamost_image
 
 
 def test_reader_warnings_go_into_each_files_message_once(tmp_path):
@@ -31,7 +31,7 @@ def test_reader_warnings_go_into_each_files_message_once(tmp_path):
     assert [i for i, _ in chunk.errors] == [2, 3]
     assert str(truncated) in chunk.errors[0][1] and "truncated" in chunk.errors[0][1]
     assert [i for i, _ in chunk.warnings] == [1]
-    index, message = chunk.warnings[0]
+    message = chunk.warnings[0][1]
     assert message.startswith(f"{nan}: ") and message.count(str(nan)) == 1
     assert "3 of 3909 pixels" in message
     assert np.all(chunk.ivar[2:] == 0) and np.any(chunk.ivar[1] > 0)
