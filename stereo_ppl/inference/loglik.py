@@ -8,21 +8,17 @@ import numpy as np
 from numpyro import handlers
 
 from ..dims import STAR
+from ..models import eq12
 from .arrays import ModelData, VariantData
 
 __all__ = ["log_likelihood_per_star", "model_log_likelihood_per_star"]
 
-_HALF_LOG_2PI = 0.5 * float(np.log(2 * np.pi))
-
 
 @jax.jit
 def _one_draw(params, data: ModelData):
-    z = data.apogee_flux @ params["beta_z"].T
-    mu = z @ params["beta_F"].T + params["b_F"]
-    good = data.lamost_ivar > 0
-    safe = jnp.where(good, data.lamost_ivar, 1.0)
-    pixel = -0.5 * safe * (data.lamost_flux - mu) ** 2 + 0.5 * jnp.log(safe) - _HALF_LOG_2PI
-    return jnp.sum(jnp.where(good, pixel, 0.0), axis=-1)
+    mean = eq12.predict_mean(params, data.apogee_flux)
+    precision = eq12.noise_precision(data.lamost_ivar, **eq12.noise_params(params))
+    return jnp.sum(eq12.pixel_log_likelihood(data.lamost_flux, mean, precision), axis=-1)
 
 
 def log_likelihood_per_star(params, data: ModelData) -> np.ndarray:
@@ -47,7 +43,8 @@ def log_likelihood_per_star(params, data: ModelData) -> np.ndarray:
         (star, lamost_pixel) array.
     """
     dtype = data.apogee_flux.dtype
-    arrays = {k: np.asarray(params[k]) for k in ("beta_z", "beta_F", "b_F")}
+    names = ("beta_z", "beta_F", "b_F", *(k for k in eq12.NOISE_SITES if k in params))
+    arrays = {k: np.asarray(params[k]) for k in names}
     chains, draws = arrays["b_F"].shape[:2]
     out = np.empty((chains, draws, data.num_stars), dtype)
     for chain in range(chains):

@@ -21,6 +21,7 @@ import numpyro.distributions as dist
 from numpyro import handlers
 
 from ..dims import APOGEE_PIXEL, LAMOST_PIXEL, LATENT, STAR
+from .eq12 import DEFAULT_B_F_PRIOR_MEAN, decode, encode, noise_precision
 
 __all__ = [
     "DEFAULT_B_F_PRIOR_MEAN",
@@ -33,8 +34,6 @@ __all__ = [
     "rrr_model",
 ]
 
-#: Default prior mean of ``b_F``: normalised flux sits near 1.
-DEFAULT_B_F_PRIOR_MEAN = 1.0
 #: The model's parameter sites, in the order results store them.
 PARAM_SITES = ("beta_z", "beta_F", "b_F")
 #: Dimensions of each parameter site (without the sample dimensions).
@@ -85,14 +84,17 @@ def linear_priors(apogee_flux, lamost_ivar, *, num_latent: int, b_F_prior_mean: 
     return beta_z, beta_F, b_F
 
 
-def lamost_likelihood(mu, lamost_ivar, lamost_flux):
-    """Observe ``lamost_flux`` ~ Normal(mu, 1/sqrt(ivar)), masking ``ivar == 0``.
+def lamost_likelihood(mu, lamost_ivar, lamost_flux, *, error_scale=1.0, scatter=0.0):
+    """Observe ``lamost_flux`` ~ Normal(mu, sqrt(a^2 / ivar + s^2)), masking ``ivar == 0``.
 
-    Must be called inside the ``star`` plate (dim -2). Masked pixels get a
-    finite placeholder flux and unit scale so no NaN or inf reaches a gradient.
+    The noise is :func:`~stereo_ppl.models.eq12.noise_precision`'s (``a = 1,
+    s = 0``: the seed's ``1 / sqrt(ivar)``). Must be called inside the ``star``
+    plate (dim -2). Masked pixels get a finite placeholder flux and unit scale
+    so no NaN or inf reaches a gradient.
     """
     good = lamost_ivar > 0
-    scale = jnp.where(good, jnp.sqrt(1.0 / jnp.where(good, lamost_ivar, 1.0)), 1.0)
+    precision = noise_precision(lamost_ivar, error_scale=error_scale, scatter=scatter)
+    scale = jnp.where(good, jnp.sqrt(1.0 / jnp.where(good, precision, 1.0)), 1.0)
     obs = None if lamost_flux is None else jnp.where(good, lamost_flux, mu)
     with numpyro.plate(LAMOST_PIXEL, lamost_ivar.shape[-1], dim=-1), handlers.mask(mask=good):
         return numpyro.sample("lamost_flux", dist.Normal(mu, scale), obs=obs)
@@ -137,7 +139,7 @@ def rrr_model(
         apogee_flux, lamost_ivar, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean
     )
     with numpyro.plate(STAR, num_stars, subsample_size=subsample_size, dim=-2) as idx:
-        z = numpyro.deterministic("z", apogee_flux[idx] @ beta_z.T)
-        mu = z @ beta_F.T + b_F
+        z = numpyro.deterministic("z", encode(beta_z, apogee_flux[idx]))
+        mu = decode(beta_F, b_F, z)
         flux = None if lamost_flux is None else lamost_flux[idx]
         lamost_likelihood(mu, lamost_ivar[idx], flux)

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import FitConfigError, PairedDataError
+from . import eq12
 from . import labels as _labels
 from . import latent_z as _latent_z
 from . import mlp as _mlp
@@ -43,6 +44,12 @@ __all__ = ["MODELS", "LocalForm", "ModelVariant", "get_model"]
 _MLP_HIDDEN = signature(_mlp.mlp_model).parameters["num_hidden"].default
 #: Methods of :func:`stereo_ppl.inference.fit` that fit any model.
 _SVI_METHODS = ("map", "vi")
+
+
+def _linear_decoder(params, z, **options):
+    """Eq. 2's mean given ``z`` (options of the model unused)."""
+    del options
+    return eq12.decode(params["beta_F"], params["b_F"], z)
 
 
 class LocalForm(NamedTuple):
@@ -122,6 +129,17 @@ class ModelVariant(NamedTuple):
         Set by :meth:`configured` when the options select ``local``: the
         per-star model function (options bound) that ``vi`` fits; ``model``
         stays the one with the latents integrated out, which scores stars.
+    decoder : callable
+        ``decoder(params, z, **options) -> mean (n, P2)``: the mean survey-2
+        spectrum given ``z`` (default eq. 2's :func:`~.eq12.decode`).
+    latent_covariance : callable, optional
+        ``latent_covariance(params, inputs, **options) -> (n, c, c) or (c, c)``:
+        the covariance of ``z`` given the survey-1 spectrum and the parameters
+        (``inputs``: the per-star keyword inputs); ``None``: ``z`` is exact.
+    linear : bool
+        Whether the decoder is linear in ``z``, so that ``z`` can be estimated
+        from a survey-2 spectrum alone by weighted least squares
+        (:func:`~.eq12.latent_from_lamost`: denoising, labels from survey 2).
     """
 
     name: str
@@ -137,6 +155,9 @@ class ModelVariant(NamedTuple):
     precision: Callable | None = None
     local: LocalForm | None = None
     per_star: Callable | None = None
+    decoder: Callable = _linear_decoder
+    latent_covariance: Callable | None = None
+    linear: bool = True
 
     def configured(self, options: Mapping | None) -> "ModelVariant":
         """This model with keyword ``options`` of its model function fixed.
@@ -174,6 +195,8 @@ class ModelVariant(NamedTuple):
             local = local._replace(start=partial(local.start, **scoring))
         return self._replace(
             model=partial(self.model, **scoring),
+            decoder=partial(self.decoder, **scoring),
+            latent_covariance=bind(self.latent_covariance),
             site_dims=dims,
             init=bind(self.init),
             precision=bind(self.precision),
@@ -220,6 +243,30 @@ def _mlp_init(params, apogee_flux, kwargs, *, num_hidden=_MLP_HIDDEN, **options)
     return {"W_out": jnp.zeros((np.shape(params["b_F"])[0], num_hidden), apogee_flux.dtype)}
 
 
+def _mlp_decoder(params, z, *, activation="tanh", **options):
+    del options
+    names = ("beta_F", "b_F", "W_in", "b_in", "W_out")
+    return _mlp.mlp_decoder(z, *(params[k] for k in names), activation=activation)
+
+
+def _latent_z_covariance(params, inputs, *, sigma_z=None, **options):
+    """``sigma_z^2 I``: ``z_i ~ Normal(beta_z F1_i, sigma_z)``."""
+    del inputs, options
+    sigma = np.asarray(params["sigma_z"] if sigma_z is None else sigma_z, np.float64)
+    num_latent = np.shape(params["beta_z"])[0]
+    return sigma**2 * np.eye(num_latent)
+
+
+def _errors_in_f1_covariance(params, inputs, **options):
+    """``beta_z diag(apogee_var_i) beta_z^T`` (0 for stars given without survey-1 errors)."""
+    del options
+    beta_z = np.asarray(params["beta_z"], np.float64)
+    var = inputs.get("apogee_var")
+    if var is None:
+        return np.zeros((beta_z.shape[0], beta_z.shape[0]))
+    return np.einsum("kp,np,jp->nkj", beta_z, np.asarray(var, np.float64), beta_z)
+
+
 #: Every model, by name.
 MODELS = {
     "base": ModelVariant(
@@ -254,6 +301,7 @@ MODELS = {
             _latent_z.z_local_start,
             dict(_latent_z.LOCAL_REPARAM),
         ),
+        latent_covariance=_latent_z_covariance,
     ),
     "errors-in-f1": ModelVariant(
         "errors-in-f1",
@@ -261,6 +309,7 @@ MODELS = {
         dict(BASE_SITE_DIMS),
         inputs=_errors_in_f1_inputs,
         description="survey-1 errors integrated out; bad APOGEE pixels filled and widened",
+        latent_covariance=_errors_in_f1_covariance,
     ),
     "mlp": ModelVariant(
         "mlp",
@@ -270,6 +319,8 @@ MODELS = {
         description="linear decoder plus an MLP residual (default tanh, 16 hidden units)",
         option_names=("num_hidden", "activation", "mlp_scale"),
         precision=_mlp.w_out_precision,
+        decoder=_mlp_decoder,
+        linear=False,
     ),
 }
 

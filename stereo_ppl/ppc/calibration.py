@@ -29,6 +29,7 @@ from arviz_stats.base import array_stats
 from scipy import stats
 
 from ..dims import LAMOST_PIXEL, LAMOST_WAVELENGTH, STAR
+from ..models import eq12
 from .draw import SITE
 from .predictive import REP
 from .regions import LAMOST_REGIONS, SNR_EDGES, region_mask, snr_bin_labels, star_snr
@@ -201,9 +202,12 @@ def _chi2_per_star(ppc: xr.DataTree, good: np.ndarray, ivar: np.ndarray):
     """``T_d`` from the log likelihood; its mean, dof and predictive p-value per star."""
     loglik = np.asarray(ppc["log_likelihood"][SITE].values, dtype=np.float64)
     loglik = loglik.reshape(-1, loglik.shape[-1])  # (draw, star)
-    used = ivar > 0
-    const = np.where(used, np.log(np.where(used, ivar, 1.0)) - np.log(2 * np.pi), 0.0).sum(1)
-    t = -2.0 * loglik + const
+    const_data = ppc["constant_data"]
+    noise = {k: np.asarray(const_data[k].values) for k in eq12.NOISE_SITES if k in const_data}
+    precision = eq12.noise_precision(np.asarray(ivar, np.float64), **noise)
+    # T = -2 log p + sum(log precision - log 2 pi): the chi^2 of eq. 2
+    const = -2.0 * eq12.pixel_log_likelihood(0.0, 0.0, precision).sum(1)
+    t = -2.0 * loglik - const
     dof = good.sum(axis=1)
     with np.errstate(invalid="ignore"):
         pvalue = stats.chi2.sf(t, np.maximum(dof, 1)).mean(axis=0)

@@ -1,13 +1,14 @@
 """Replicated LAMOST spectra from the model function, star chunk by star chunk.
 
-Every draw goes through :class:`numpyro.infer.Predictive` on
-:func:`stereo_ppl.models.rrr_model` with ``lamost_flux=None``:
+Every draw goes through :class:`numpyro.infer.Predictive` on the fit's own
+model function (the base model :func:`stereo_ppl.models.rrr_model` or a
+variant, with its per-star inputs) with ``lamost_flux=None``:
 
-* posterior predictive: ``Predictive(rrr_model, posterior_samples=...)``, one
+* posterior predictive: ``Predictive(model, posterior_samples=...)``, one
   replicate per posterior draw;
-* plug-in predictive (a point estimate): ``Predictive(substitute(rrr_model,
+* plug-in predictive (a point estimate): ``Predictive(substitute(model,
   point), num_samples=N)``, ``N`` replicates at the same parameters;
-* prior predictive: ``Predictive(rrr_model, num_samples=N)``.
+* prior predictive: ``Predictive(model, num_samples=N)``.
 
 The model gives masked pixels (``ivar == 0``) unit noise; their replicates
 mean nothing and are set to NaN here.
@@ -22,7 +23,7 @@ import numpy as np
 from numpyro import handlers
 from numpyro.infer import Predictive
 
-from ..inference.arrays import ModelData
+from ..inference.arrays import ModelData, VariantData, as_variant_data
 from ..inference.progress import progress_bar
 from ..models import rrr_model
 
@@ -34,32 +35,23 @@ SITE = "lamost_flux"
 CHUNK_ELEMENTS = 2**24
 
 
-@partial(jax.jit, static_argnames=("num_latent", "b_F_prior_mean"))
-def _posterior_chunk(key, apogee_flux, lamost_ivar, samples, *, num_latent, b_F_prior_mean):
-    predictive = Predictive(rrr_model, posterior_samples=samples, return_sites=[SITE])
-    out = predictive(
-        key, apogee_flux, lamost_ivar, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean
-    )
-    return out[SITE]
+@partial(jax.jit, static_argnames=("model",))
+def _posterior_chunk(key, apogee_flux, lamost_ivar, inputs, samples, *, model):
+    predictive = Predictive(model, posterior_samples=samples, return_sites=[SITE])
+    return predictive(key, apogee_flux, lamost_ivar, **inputs)[SITE]
 
 
-@partial(jax.jit, static_argnames=("num_latent", "b_F_prior_mean", "num_samples"))
-def _plugin_chunk(key, apogee_flux, lamost_ivar, point, *, num_latent, b_F_prior_mean, num_samples):
-    model = handlers.substitute(rrr_model, data=point)
+@partial(jax.jit, static_argnames=("model", "num_samples"))
+def _plugin_chunk(key, apogee_flux, lamost_ivar, inputs, point, *, model, num_samples):
+    fixed = handlers.substitute(model, data=point)
+    predictive = Predictive(fixed, num_samples=num_samples, return_sites=[SITE])
+    return predictive(key, apogee_flux, lamost_ivar, **inputs)[SITE]
+
+
+@partial(jax.jit, static_argnames=("model", "num_samples"))
+def _prior_chunk(key, apogee_flux, lamost_ivar, inputs, *, model, num_samples):
     predictive = Predictive(model, num_samples=num_samples, return_sites=[SITE])
-    out = predictive(
-        key, apogee_flux, lamost_ivar, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean
-    )
-    return out[SITE]
-
-
-@partial(jax.jit, static_argnames=("num_latent", "b_F_prior_mean", "num_samples"))
-def _prior_chunk(key, apogee_flux, lamost_ivar, *, num_latent, b_F_prior_mean, num_samples):
-    predictive = Predictive(rrr_model, num_samples=num_samples, return_sites=[SITE])
-    out = predictive(
-        key, apogee_flux, lamost_ivar, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean
-    )
-    return out[SITE]
+    return predictive(key, apogee_flux, lamost_ivar, **inputs)[SITE]
 
 
 def default_chunk_size(num_samples: int, num_stars: int, num_pixels: int) -> int:
@@ -70,8 +62,9 @@ def default_chunk_size(num_samples: int, num_stars: int, num_pixels: int) -> int
 
 def draw_replicates(
     rng_key,
-    data: ModelData,
+    data: ModelData | VariantData,
     *,
+    model=None,
     num_latent: int,
     b_F_prior_mean: float,
     samples: Mapping[str, np.ndarray] | None,
@@ -87,13 +80,18 @@ def draw_replicates(
     rng_key : jax.Array
         PRNG key; chunk ``k`` uses ``fold_in(key, k)`` (results depend on
         ``chunk_size``).
-    data : ModelData
-        The stars to replicate (their ``lamost_flux`` is not used).
+    data : ModelData or VariantData
+        The stars to replicate (their ``lamost_flux`` is not used), with the
+        model's per-star inputs.
+    model : callable, optional
+        The fit's model function (default the base model,
+        :func:`~stereo_ppl.models.rrr_model`); its observed site is drawn.
     num_latent : int
         ``c``.
     b_F_prior_mean : float
         The fit's prior mean of ``b_F`` (used by the prior predictive).
     samples : mapping or None
+        Every parameter site of the model with a leading draw axis, e.g.
         ``beta_z`` (num_draws, latent, apogee_pixel), ``beta_F`` (num_draws,
         lamost_pixel, latent), ``b_F`` (num_draws, lamost_pixel). With one
         draw, the plug-in predictive draws ``num_samples`` replicates at it;
@@ -121,9 +119,15 @@ def draw_replicates(
     -----
     Masked pixels (``lamost_ivar == 0``) are NaN in both outputs.
     """
-    num_stars, num_pixels = data.lamost_ivar.shape
-    dtype = data.apogee_flux.dtype
-    static = {"num_latent": num_latent, "b_F_prior_mean": float(b_F_prior_mean)}
+    data = as_variant_data(data)
+    num_stars, num_pixels = data.base.lamost_ivar.shape
+    dtype = data.base.apogee_flux.dtype
+    model = partial(
+        rrr_model if model is None else model,
+        num_latent=num_latent,
+        b_F_prior_mean=float(b_F_prior_mean),
+    )
+    static = {"model": model}
     num_draws = 1 if samples is None else int(np.shape(samples["b_F"])[0])
     plug_in = num_draws == 1
     num_rep = num_samples if plug_in else num_draws
@@ -149,12 +153,13 @@ def draw_replicates(
             for k, start in enumerate(range(0, num_stars, size)):
                 stop = min(start + size, num_stars)
                 key_post, key_prior = jax.random.split(jax.random.fold_in(rng_key, k))
-                f1, ivar = _padded(data, start, stop, size)
-                bad = np.asarray(data.lamost_ivar[start:stop]) <= 0
+                f1, ivar, inputs = _padded(data, start, stop, size)
+                bad = np.asarray(data.base.lamost_ivar[start:stop]) <= 0
                 jobs = ((posterior_fn, key_post, posterior), (prior_fn, key_prior, prior))
                 for fn, key, out in jobs:
                     if fn is not None:
-                        out[:, start:stop] = _masked(fn(key, f1, ivar), stop - start, bad)
+                        values = fn(key, f1, ivar, inputs)
+                        out[:, start:stop] = _masked(values, stop - start, bad)
                 done = stop
                 bar.update(stop - start)
         except KeyboardInterrupt:
@@ -163,14 +168,20 @@ def draw_replicates(
     return posterior, (prior if prior_fn is not None else None), done
 
 
-def _padded(data: ModelData, start: int, stop: int, size: int):
-    """``apogee_flux`` and ``lamost_ivar`` of stars ``start:stop``, zero-padded to ``size``."""
+def _padded(data: VariantData, start: int, stop: int, size: int):
+    """Survey-1 flux, survey-2 ivar and the model's inputs of stars ``start:stop``.
+
+    Per-star arrays are zero-padded to ``size`` stars (one compiled shape);
+    shared inputs are passed as they are.
+    """
     pad = size - (stop - start)
-    f1, ivar = data.apogee_flux[start:stop], data.lamost_ivar[start:stop]
-    if pad:
-        f1 = jnp.pad(f1, ((0, pad), (0, 0)))
-        ivar = jnp.pad(ivar, ((0, pad), (0, 0)))
-    return f1, ivar
+
+    def take(a):
+        a = a[start:stop]
+        return jnp.pad(a, ((0, pad),) + ((0, 0),) * (a.ndim - 1)) if pad else a
+
+    inputs = {k: take(v) for k, v in data.inputs.items()} | dict(data.shared)
+    return take(data.base.apogee_flux), take(data.base.lamost_ivar), inputs
 
 
 def _masked(values, num: int, bad: np.ndarray) -> np.ndarray:

@@ -37,9 +37,9 @@ import xarray as xr
 
 from .._version import __version__
 from ..dims import LAMOST_PIXEL, STAR
-from ..inference.arrays import fill_as_fitted, model_data
-from ..inference.loglik import log_likelihood_per_star
-from ..models import DEFAULT_B_F_PRIOR_MEAN
+from ..inference.fitted import fitted_model, variant_data
+from ..inference.loglik import model_log_likelihood_per_star
+from ..models import eq12
 from .draw import SITE, draw_replicates
 from .select import PPCConfigError, check_same_pixels, fit_draws, select_draws, select_stars
 
@@ -107,7 +107,9 @@ def posterior_predictive(
     PairedDataError
         If ``paired`` is not on the fit's pixel grids.
     """
-    params = fit_draws(fit)
+    fit_draws(fit)  # the eq. 1-2 sites are there, with their dims
+    model = fitted_model(fit)
+    params = model.draws
     check_same_pixels(fit, paired)
     index = select_stars(fit, paired, stars, max_stars=max_stars)
     num_prior = min(num_samples, 20) if num_prior_samples is None else int(num_prior_samples)
@@ -115,14 +117,18 @@ def posterior_predictive(
         raise PPCConfigError(f"num_prior_samples must be 0 or more; got {num_prior}")
     picks = select_draws(*params["b_F"].shape[:2], num_samples)
     chosen = {k: v[picks[..., 0], picks[..., 1]] for k, v in params.items()}
-    num_latent = int(params["beta_z"].shape[-2])
-    b_F_prior_mean = float(fit.attrs.get("b_F_prior_mean", DEFAULT_B_F_PRIOR_MEAN))
-    subset = fill_as_fitted(fit, paired.isel({STAR: index})).paired  # bad survey-1 pixels
-    data = model_data(subset)
+    num_latent = model.num_latent
+    b_F_prior_mean = model.b_F_prior_mean
+    # the model's inputs for every star (bad survey-1 pixels filled as fitted), then the subset
+    data = variant_data(fit, paired, model).take(index)
+    subset = paired.isel({STAR: index}).assign(
+        apogee_flux=(paired["apogee_flux"].dims, np.asarray(data.base.apogee_flux))
+    )
 
     rep, prior, done = draw_replicates(
         rng_key,
         data,
+        model=model.variant.model,
         num_latent=num_latent,
         b_F_prior_mean=b_F_prior_mean,
         samples={k: v.reshape(-1, *v.shape[2:]) for k, v in chosen.items()},
@@ -136,7 +142,7 @@ def posterior_predictive(
         subset, rep = subset.isel({STAR: slice(0, done)}), rep[:, :done]
         prior = None if prior is None else prior[:, :done]
         data = data.take(np.arange(done))
-    loglik = log_likelihood_per_star(chosen, data)
+    loglik = model_log_likelihood_per_star(model.bound, chosen, data)
 
     config = {
         "num_samples": num_samples,
@@ -156,11 +162,14 @@ def posterior_predictive(
         "fit_config": str(fit.attrs.get("config", "{}")),
         "config": json.dumps(config, sort_keys=True),
         "b_F_prior_mean": b_F_prior_mean,
+        "model": model.name,
         "num_stars": int(subset.sizes[STAR]),
         "interrupted": int(done < len(index)),
         "masked_pixels": "lamost_ivar == 0: NaN in predictive and observed, not calibrated",
     }
-    return _tree(subset, rep, prior, loglik, picks, plug_in=plug_in, attrs=attrs)
+    point = eq12.noise_params(model.point())
+    noise = {k: ((LAMOST_PIXEL,) * np.ndim(v), v) for k, v in point.items()}
+    return _tree(subset.assign(noise), rep, prior, loglik, picks, plug_in=plug_in, attrs=attrs)
 
 
 def _tree(subset, rep, prior, loglik, picks, *, plug_in, attrs) -> xr.DataTree:
@@ -203,7 +212,9 @@ def _tree(subset, rep, prior, loglik, picks, *, plug_in, attrs) -> xr.DataTree:
             | star_coords,
             attrs=library,
         ),
-        "constant_data": subset[["apogee_flux", "lamost_ivar"]].assign_attrs(library),
+        "constant_data": subset[
+            ["apogee_flux", "lamost_ivar", *(k for k in eq12.NOISE_SITES if k in subset)]
+        ].assign_attrs(library),
     }
     if prior is not None:
         groups["prior_predictive"] = predictive(

@@ -12,47 +12,26 @@ import xarray as xr
 from scipy.special import logsumexp
 
 from ..dims import STAR, STEP
-from ..models import DEFAULT_B_F_PRIOR_MEAN, PARAM_SITES
+from ..models import DEFAULT_B_F_PRIOR_MEAN, PARAM_SITES, eq12
 
 __all__ = ["log_prior", "point_estimate", "point_log_likelihood", "score_fit"]
 
-_HALF_LOG_2PI = 0.5 * float(np.log(2 * np.pi))
-_CHUNK = 256  # stars per block when evaluating the likelihood
-
-
-def log_prior(params: dict, *, b_F_prior_mean: float = DEFAULT_B_F_PRIOR_MEAN) -> float:
-    """Log density of the priors of eq. 1–2 at ``params`` (float64).
-
-    Parameters
-    ----------
-    params : dict
-        ``beta_z`` (latent, apogee_pixel), ``beta_F`` (lamost_pixel, latent),
-        ``b_F`` (lamost_pixel,).
-    b_F_prior_mean : float
-        Prior mean of ``b_F``.
-
-    Returns
-    -------
-    float
-        ``sum log Normal(beta | 0, 1) + sum log Normal(b_F | b_F_prior_mean, 1)``.
-    """
-    total = 0.0
-    for name in PARAM_SITES:
-        value = np.asarray(params[name], dtype=np.float64)
-        if name == "b_F":
-            value = value - b_F_prior_mean
-        total += float(-0.5 * np.sum(value**2) - _HALF_LOG_2PI * value.size)
-    return total
+#: Log density of eq. 1–2's priors (float64), :func:`stereo_ppl.models.eq12.log_prior`.
+log_prior = eq12.log_prior
 
 
 def point_log_likelihood(params: dict, apogee_flux, lamost_flux, lamost_ivar) -> np.ndarray:
     """``log p(F2_i | params)`` of eq. 2 for every star, in float64.
 
+    :func:`stereo_ppl.models.eq12.log_likelihood_per_star` with the noise
+    parameters (``error_scale``, ``scatter``) that ``params`` holds, if any.
+
     Parameters
     ----------
     params : dict
         ``beta_z`` (latent, apogee_pixel), ``beta_F`` (lamost_pixel, latent),
-        ``b_F`` (lamost_pixel,).
+        ``b_F`` (lamost_pixel,), and ``error_scale`` (), ``scatter`` (lamost_pixel,)
+        of a calibrated fit.
     apogee_flux : array, shape (num_stars, num_apogee_pixels)
     lamost_flux, lamost_ivar : array, shape (num_stars, num_lamost_pixels)
         Pixels with ``lamost_ivar == 0`` are left out (their flux may be NaN).
@@ -61,19 +40,9 @@ def point_log_likelihood(params: dict, apogee_flux, lamost_flux, lamost_ivar) ->
     -------
     ndarray, shape (num_stars,)
     """
-    beta_z, beta_f, b_f = (np.asarray(params[k], dtype=np.float64) for k in PARAM_SITES)
-    out = np.empty(len(apogee_flux), dtype=np.float64)
-    for start in range(0, len(out), _CHUNK):
-        block = slice(start, start + _CHUNK)
-        f1 = np.asarray(apogee_flux[block], dtype=np.float64)
-        ivar = np.asarray(lamost_ivar[block], dtype=np.float64)
-        good = ivar > 0
-        flux = np.where(good, np.asarray(lamost_flux[block], dtype=np.float64), 0.0)
-        mu = (f1 @ beta_z.T) @ beta_f.T + b_f
-        safe = np.where(good, ivar, 1.0)
-        pixel = -0.5 * safe * (flux - mu) ** 2 + 0.5 * np.log(safe) - _HALF_LOG_2PI
-        out[block] = np.where(good, pixel, 0.0).sum(axis=1)
-    return out
+    return eq12.log_likelihood_per_star(
+        params, apogee_flux, lamost_flux, lamost_ivar, **eq12.noise_params(params)
+    )
 
 
 def point_estimate(tree: xr.DataTree) -> dict:
@@ -86,9 +55,10 @@ def point_estimate(tree: xr.DataTree) -> dict:
         ``b_F`` (lamost_pixel,) as float64 NumPy arrays.
     """
     posterior = tree["posterior"]
+    names = (*PARAM_SITES, *(k for k in eq12.NOISE_SITES if k in posterior))
     return {
         name: np.asarray(posterior[name].values, dtype=np.float64).mean(axis=(0, 1))
-        for name in PARAM_SITES
+        for name in names
     }
 
 
