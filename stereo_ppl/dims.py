@@ -5,6 +5,7 @@ A plate in a model, a dimension in a saved file and a dimension in an
 """
 
 __all__ = [
+    "APOGEE_FILL",
     "APOGEE_PIXEL",
     "APOGEE_WAVELENGTH",
     "FIT_KIND",
@@ -14,6 +15,9 @@ __all__ = [
     "LAMOST_WAVELENGTH",
     "LATENT",
     "NUM_LATENT",
+    "PAIRED_ENCODING",
+    "PAIRED_REFERENCE",
+    "PAIRED_VARIABLES",
     "REJECTED",
     "REPEAT",
     "STAR",
@@ -49,3 +53,12 @@ WAVELENGTH_UNIT = "Angstrom"
 
 #: Root attribute ``kind`` of a fit file written by stereo-ppl.
 FIT_KIND = "stereo_ppl.fit"
+
+#: Root attributes of a fit naming its paired file: path, size in bytes, data checksum.
+PAIRED_REFERENCE = ("paired_path", "paired_size", "paired_checksum")
+#: ``xarray.Dataset.encoding`` key where ``load_paired`` records that reference of its file.
+PAIRED_ENCODING = "stereo_ppl_paired"
+#: ``constant_data`` attribute of a fit: JSON list of its variables copied from the paired data.
+PAIRED_VARIABLES = "paired_variables"
+#: ``constant_data`` variable of a fit file without data: each bad survey-1 pixel's fill.
+APOGEE_FILL = "apogee_fill"

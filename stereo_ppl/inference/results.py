@@ -22,7 +22,14 @@ A point estimate (``map``, ``exact``) has one chain and one draw; ``laplace``
 and ``vi`` have one chain and ``num_samples`` draws. Root attributes: ``stereo_ppl_version``,
 ``num_latent``, ``model``, ``method``, ``seed``, ``b_F_prior_mean``, ``config`` (JSON),
 ``survey1`` and ``survey2`` (the surveys in the two roles, copied from the paired
-dataset; see :mod:`stereo_ppl.data.paired`).
+dataset; see :mod:`stereo_ppl.data.paired`). A fit of a paired dataset read by
+:func:`stereo_ppl.io.load_paired` also names that file: ``paired_path``,
+``paired_size`` (bytes) and ``paired_checksum``
+(:func:`stereo_ppl.io.fit_data.data_checksum`).
+
+``observed_data`` and every ``constant_data`` variable that its attribute
+``paired_variables`` lists are copies of the paired dataset; a fit file
+leaves them out (:mod:`stereo_ppl.io.fit_data`) and keeps the rest.
 
 A model variant (:data:`stereo_ppl.models.MODELS`) adds its own sites to
 ``posterior`` with the dims its module declares (e.g. ``beta_l`` (chain, draw,
@@ -45,7 +52,17 @@ import xarray as xr
 
 from .._version import __version__
 from ..data.validate import survey_names
-from ..dims import APOGEE_PIXEL, FIT_KIND, LAMOST_PIXEL, LATENT, STAR, STEP
+from ..dims import (
+    APOGEE_PIXEL,
+    FIT_KIND,
+    LAMOST_PIXEL,
+    LATENT,
+    PAIRED_ENCODING,
+    PAIRED_REFERENCE,
+    PAIRED_VARIABLES,
+    STAR,
+    STEP,
+)
 from ..models import PARAM_SITES, SITE_DIMS
 
 __all__ = ["fit_datatree", "params_from_datatree"]
@@ -139,10 +156,12 @@ def fit_datatree(
     )
     is_heldout = np.zeros(paired.sizes[STAR], dtype=bool)
     is_heldout[np.asarray(heldout, dtype=int)] = True
-    constant = paired.drop_vars("lamost_flux").assign(
+    copied = paired.drop_vars("lamost_flux")
+    constant = copied.assign(
         heldout=(STAR, is_heldout, {"long_name": "star held out of the fit"}),
         **dict(constants or {}),
     )
+    constant.attrs[PAIRED_VARIABLES] = json.dumps(list(copied.data_vars))
     library = arviz_base.make_attrs(inference_library=numpyro)
     groups = {
         "posterior": posterior.assign_attrs(library),
@@ -188,9 +207,16 @@ def fit_datatree(
         "num_heldout": int(is_heldout.sum()),
         **dict(zip(("survey1", "survey2"), survey_names(paired), strict=True)),
         **arviz_base.make_attrs(),
+        **_recorded_reference(paired),
         **dict(attrs or {}),
     }
     return tree
+
+
+def _recorded_reference(paired: xr.Dataset) -> dict:
+    """The paired file's reference that :func:`stereo_ppl.io.load_paired` left in the encoding."""
+    found = paired.encoding.get(PAIRED_ENCODING) or {}
+    return {name: found[name] for name in PAIRED_REFERENCE if name in found}
 
 
 def params_from_datatree(
