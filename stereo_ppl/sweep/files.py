@@ -1,9 +1,9 @@
 """Fit files of a sweep: write (atomically), check, and load with their data.
 
-A sweep fit file is a fit (:mod:`stereo_ppl.inference.results`) without the
-copies of the paired data (see :func:`~stereo_ppl.sweep.fitting.slim_fit`),
-with a ``scores`` group and root attributes ``sweep_kind``, ``sweep_id``,
-``repeat`` and ``fold`` (-1 without folds) that tie it to its sweep.
+A sweep fit file is a fit file without the copies of the paired data
+(:func:`stereo_ppl.io.save_fit`; it refers to the sweep's paired file), with a
+``scores`` group and root attributes ``sweep_kind``, ``sweep_id``, ``repeat``
+and ``fold`` (-1 without folds) that tie it to its sweep.
 """
 
 import os
@@ -12,12 +12,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..data import check_same_grid
-from ..dims import STAR
 from ..errors import StereoPPLError
 from ..io import load_fit, save_fit
 from ..io.netcdf import ENGINE
-from .fitting import slim_fit
 from .manifest import SWEEP_KIND, file_sha256
 from .plan import Job
 
@@ -42,14 +39,15 @@ def write_fit(tree: xr.DataTree, path: str | os.PathLike, *, sweep_id: str, job:
     job : Job
         The job the fit is for.
     """
-    slim = slim_fit(tree)
-    slim.attrs.update(
-        sweep_kind=SWEEP_KIND,
-        sweep_id=sweep_id,
-        repeat=int(job.repeat),
-        fold=-1 if job.fold is None else int(job.fold),
-    )
-    path = save_fit(slim, path)
+    tagged = tree.copy()
+    tagged.attrs = {
+        **tree.attrs,
+        "sweep_kind": SWEEP_KIND,
+        "sweep_id": sweep_id,
+        "repeat": int(job.repeat),
+        "fold": -1 if job.fold is None else int(job.fold),
+    }
+    path = save_fit(tagged, path, include_data=False)
     return file_sha256(path)
 
 
@@ -118,26 +116,14 @@ def load_sweep_fit(path: str | os.PathLike, paired: xr.Dataset | None = None) ->
         A ``fit_c*_r*.nc`` file of a sweep directory.
     paired : xarray.Dataset, optional
         The sweep's paired dataset. When given, ``observed_data`` and the
-        ``constant_data`` arrays are restored, so the tree works everywhere a
-        fit from :func:`stereo_ppl.inference.fit` does (e.g.
+        ``constant_data`` arrays are restored (:func:`stereo_ppl.io.load_fit`),
+        so the tree works everywhere a fit from
+        :func:`stereo_ppl.inference.fit` does (e.g.
         :func:`stereo_ppl.compare.fit_summary`).
 
     Raises
     ------
     StereoPPLError
-        If the file is not a fit, or ``paired`` has other stars or pixels.
+        If the file is not a fit, or ``paired`` holds other data.
     """
-    tree = load_fit(path)
-    if paired is None:
-        return tree
-    for name in ("apogee_id", "obsid"):
-        if not np.array_equal(tree["constant_data"][name].values, paired[name].values):
-            raise SweepFileError(f"{path}: the paired dataset has other stars ({name} differs)")
-    for wl in ("apogee_wavelength", "lamost_wavelength"):
-        check_same_grid(tree["posterior"][wl].values, paired[wl].values, what=f"{wl} of {path}")
-    heldout = tree["constant_data"]["heldout"]
-    tree["constant_data"] = xr.DataTree(
-        paired.drop_vars("lamost_flux").assign(heldout=(STAR, heldout.values, heldout.attrs))
-    )
-    tree["observed_data"] = xr.DataTree(paired[["lamost_flux"]])
-    return tree
+    return load_fit(path, paired=False if paired is None else paired)

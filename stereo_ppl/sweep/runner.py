@@ -271,7 +271,7 @@ def _check_existing(path: Path, job: Job, manifest: Manifest, sweep_id: str):
             if record.get("sha256") != sha:
                 raise SweepFileError(f"{path}: contents changed since it was written (checksum)")
         else:  # finished but not recorded (killed in between): read all of it once
-            load_fit(path)
+            load_fit(path, paired=False)
             manifest.record(
                 job,
                 status="done",

@@ -47,11 +47,15 @@ def test_sweep_writes_every_fit_manifest_and_table(finished_sweep, paired_file):
     assert np.isfinite(table["heldout_lpd"]).all() and np.isfinite(table["seconds"]).all()
     assert (out / "summary.csv").read_text().splitlines()[0].startswith("num_latent,repeat,")
     # every fit holds out the same stars, and the scores are stored in each fit
-    heldouts = [load_fit(out / n)["constant_data"]["heldout"].values for n in NAMES]
+    heldouts = [
+        load_fit(out / n, paired=False)["constant_data"]["heldout"].values for n in NAMES
+    ]
     assert all(np.array_equal(h, heldouts[0]) for h in heldouts)
     assert heldouts[0].sum() == NUM_STARS // 2
-    fit = load_fit(out / "fit_c002_r1.nc")
+    fit = load_fit(out / "fit_c002_r1.nc", paired=False)
     assert "observed_data" not in fit.children and "scores" in fit.children
+    assert fit.attrs["paired_path"] == str(paired_file.resolve())
+    assert load_fit(out / "fit_c002_r1.nc")["observed_data"]["lamost_flux"].shape[0] == NUM_STARS
     assert float(fit["scores"]["heldout_lpd"]) == float(
         table["heldout_lpd"].sel(num_latent=2, repeat=1)
     )
