@@ -3,7 +3,7 @@
 import sys
 
 from ..errors import StereoPPLError
-from . import compare_cmd, denoise_cmd, fit_cmd, ppc_cmd, prepare_cmd, sweep_cmd  # noqa: F401  (each registers its command on `app`)
+from . import compare_cmd, denoise_cmd, fit_cmd, inspect_cmd, ppc_cmd, prepare_cmd, sweep_cmd  # noqa: F401  (each registers its command on `app`)
 from .app import app
 from .common import error_console
 

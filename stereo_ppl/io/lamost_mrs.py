@@ -85,7 +85,7 @@ def read_lamost_mrs(path: str | Path) -> Spectrum:
     Returns
     -------
     Spectrum
-        ``survey="LAMOST-MRS"``, ``layout="coadd"``, ``release`` from ``DATA_V``.
+        ``survey="LAMOST-MRS"``, ``layout="mrs-coadd"``, ``release`` from ``DATA_V``.
         The blue arm's pixels then the red arm's: ``flux`` and ``ivar`` as stored
         (``needs_normalising`` is True), ``wavelength`` vacuum Angstrom (from
         ``LOGLAM`` or ``WAVELENGTH``), ``bitmask`` the ``ORMASK``, ``meta`` the
@@ -147,6 +147,6 @@ def read_lamost_mrs(path: str | Path) -> Spectrum:
         needs_normalising=True,
         survey="LAMOST-MRS",
         release=lamost_release(meta),
-        layout="coadd",
+        layout="mrs-coadd",
         bitmask=ormask,
     )

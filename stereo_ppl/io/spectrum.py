@@ -21,9 +21,9 @@ SURVEYS = ("APOGEE", "LAMOST", "LAMOST-MRS", "GALAH")
 #: Layouts a reader gives (``Spectrum.layout``): APOGEE ``aspcapStar``, ``apStar``
 #: (also the LCO ``asStar``) and ``apVisit``; LAMOST low resolution ``image`` (a primary
 #: (5, N) image, DR1-DR8) and ``table`` (a one-row ``COADD`` table, DR9 on); LAMOST
-#: medium resolution ``coadd`` (the ``COADD_B``/``COADD_R`` tables); GALAH ``ccd`` (one
+#: medium resolution ``mrs-coadd`` (the ``COADD_B``/``COADD_R`` tables); GALAH ``ccd`` (one
 #: file per CCD); ``memory`` for a spectrum made in memory.
-LAYOUTS = ("aspcapStar", "apStar", "apVisit", "image", "table", "coadd", "ccd", "memory")
+LAYOUTS = ("aspcapStar", "apStar", "apVisit", "image", "table", "mrs-coadd", "ccd", "memory")
 
 
 def _frozen(array, dtype) -> np.ndarray:
