@@ -1,4 +1,4 @@
-"""Denoise LAMOST spectra with a fit's decoder and flag artefacts (issue 7).
+"""Denoise LAMOST spectra with a fit's decoder and flag artefacts.
 
 The maths (:mod:`.linalg`, :mod:`.flags`, :mod:`.core`) is pure JAX and
 touches no files; :mod:`.sources` and :mod:`.stream` read inputs and write
@@ -14,7 +14,8 @@ from .setup import (
     DEFAULT_SKY_LINES,
     DEFAULT_STEP_RANGE,
     PRIORS,
-    estimate_model_error,
+    estimate_run_scale,
+    estimate_scatter,
     find_bad_columns,
     latent_prior,
     make_setup,
@@ -39,7 +40,8 @@ __all__ = [
     "denoise",
     "denoise_batch",
     "denoise_source",
-    "estimate_model_error",
+    "estimate_run_scale",
+    "estimate_scatter",
     "find_bad_columns",
     "flag_attrs",
     "flag_scores",

@@ -16,12 +16,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .flags import ArtefactThresholds, classify
+from .flags import ArtefactThresholds, classify, searchable_range
 from .linalg import Decoder, pixel_variance, solve_normal
+from .runs import RUN_WIDTHS
 from .solves import NUM_STEP
 from .stages import clip_stage, plain_fit, prepare, refine_stage, step_stage
 
-__all__ = ["BLOCK_SIZE", "PARALLEL_MAX_LATENT", "DenoiseResult", "DenoiseSetup", "denoise_batch"]
+__all__ = [
+    "BLOCK_SIZE",
+    "PARALLEL_MAX_LATENT",
+    "DenoiseResult",
+    "DenoiseSetup",
+    "denoise_batch",
+    "resolved_thresholds",
+]
 
 #: Spectra per compiled kernel call: (64, 3,909) float32 arrays (1 MB) stay in the cache.
 BLOCK_SIZE = 64
@@ -38,23 +46,38 @@ class DenoiseSetup(NamedTuple):
 
     Attributes
     ----------
+    The noise model of the calibrated fit: ``F2_p ~ Normal(mu_p, a^2 / ivar_p
+    + s_p^2)``.
+
+    Attributes
+    ----------
     decoder : Decoder
         ``beta_F``, ``b_F`` and the prior on ``z``.
-    model_error : array, shape (m,)
-        The decoder's own error ``s`` per pixel (flux units); 0 for none.
+    scatter : array, shape (m,)
+        The intrinsic scatter ``s_p`` per pixel (flux units); 0 for none.
     bad_column : array of bool, shape (m,)
         Known bad pixel columns: outliers there get code 3.
     sky : array of bool, shape (m,)
         Pixels near sky lines: outliers there get code 4.
     step_range : tuple of int
         ``(lo, hi)``: candidate step centres ``lo <= k < hi``; ``(0, 0)``: none.
+    error_scale : float
+        The global error scale ``a`` of the reported ``1 / ivar``.
+    run_scale : array, shape (len(RUN_WIDTHS), m), optional
+        Scatter of the run detector's box statistics across the fit's stars
+        (:mod:`.runs`); None: 1.
+    info : tuple of (str, str)
+        How the noise model and searches were set up, for the output's attributes.
     """
 
     decoder: Decoder
-    model_error: jax.Array
+    scatter: jax.Array
     bad_column: jax.Array
     sky: jax.Array
     step_range: tuple[int, int]
+    error_scale: float = 1.0
+    run_scale: jax.Array | None = None
+    info: tuple = ()
 
 
 class DenoiseResult(NamedTuple):
@@ -72,13 +95,20 @@ class DenoiseResult(NamedTuple):
         Standard deviation of ``flux`` from ``latent_cov``; inf where
         ``status != 0``.
     residual : array, shape (n, m)
-        ``(F2 - flux) sqrt(ivar)``; 0 at unusable pixels.
+        ``(F2 - F2_hat) / sqrt(a^2 / ivar + s_p^2 + sigma^2)`` with ``F2_hat``
+        the model (``flux`` times the step scales where a step was found); 0 at
+        unusable pixels.
     artefact : array of int8, shape (n, m)
         :data:`~.flags.ARTEFACT_CODES`.
     chi2_reduced : array, shape (n,)
-        Mean squared effective residual (model error included, step scales
+        Mean squared effective residual (calibrated noise model, step scales
         applied) over usable unflagged pixels per degree of freedom; 0 where
         ``status != 0``.
+    anomaly_pvalue : array, shape (n,)
+        Probability under the calibrated model of a chi-square at least as
+        large as this spectrum's over its unflagged pixels (chi-square
+        distribution with their degrees of freedom); small: an aberrant
+        spectrum. 1 where ``status != 0``.
     status : array of int8, shape (n,)
         :data:`~.linalg.STATUS_CODES`.
     step_pixel : array of int32, shape (n,)
@@ -94,15 +124,17 @@ class DenoiseResult(NamedTuple):
     residual: jax.Array
     artefact: jax.Array
     chi2_reduced: jax.Array
+    anomaly_pvalue: jax.Array
     status: jax.Array
     step_pixel: jax.Array
     step_scale: jax.Array
 
 
 @partial(jax.jit, static_argnames=("step_range", "thresholds", "robust"))
-def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, thresholds, robust):
+def _denoise(noise, bad_column, sky, flux, ivar, *, step_range, thresholds, robust):
     """One block through the stages of :mod:`.stages`, then the flags and outputs."""
-    block = prepare(decoder, model_error, flux, ivar)
+    decoder = noise.decoder
+    block = prepare(decoder, noise.scatter, noise.error_scale, flux, ivar)
     fit = plain_fit(decoder, block)
     if robust:
         fit = clip_stage(decoder, block, fit, thresholds=thresholds)
@@ -111,11 +143,21 @@ def _denoise(decoder, model_error, bad_column, sky, flux, ivar, *, step_range, t
                 decoder, block, fit, bad_column, step_range=step_range, thresholds=thresholds
             )
         fit = refine_stage(decoder, block, fit, step_range=step_range, thresholds=thresholds)
-    return _outputs(decoder, block, fit, bad_column, sky, thresholds)
+    return _outputs(noise, block, fit, bad_column, sky, thresholds)
 
 
-def _outputs(decoder, block, fit, bad_column, sky, thresholds) -> DenoiseResult:
+class _Noise(NamedTuple):
+    """The arrays of a setup the kernel reads (a pytree)."""
+
+    decoder: Decoder
+    scatter: jax.Array
+    error_scale: jax.Array
+    run_scale: jax.Array
+
+
+def _outputs(noise, block, fit, bad_column, sky, thresholds) -> DenoiseResult:
     """Flags, covariance, denoised flux and scores from the last fit."""
+    decoder = noise.decoder
     n, c = fit.z.shape
     dtype = fit.fitted.dtype
     usable = block.usable
@@ -125,7 +167,7 @@ def _outputs(decoder, block, fit, bad_column, sky, thresholds) -> DenoiseResult:
     good_row = status == 0
     # materialise u once: otherwise XLA recomputes it inside every shifted view
     u = jax.lax.optimization_barrier(fit.u)
-    artefact = classify(u, usable, fit.step_mask, bad_column, sky, thresholds)
+    artefact = classify(u, usable, fit.step_mask, bad_column, sky, thresholds, noise.run_scale)
     # materialised once: otherwise every consumer recomputes the whole classification
     artefact = jax.lax.optimization_barrier(
         jnp.where(good_row[:, None], artefact, 0).astype(jnp.int8)
@@ -136,17 +178,46 @@ def _outputs(decoder, block, fit, bad_column, sky, thresholds) -> DenoiseResult:
     sigma = jnp.where(good_row[:, None], jnp.sqrt(jnp.maximum(variance, 0.0)), jnp.inf)
     # z is the last solve's: B z is ``fitted`` (0 where the status is bad)
     denoised = jnp.where(good_row[:, None], fit.fitted, 0.0) + decoder.b_F
-    residual = jnp.where(usable, (block.flux - denoised) * jnp.sqrt(block.weight), 0.0)
-    r_eff = jnp.where(usable, (block.y - fit.fitted - fit.step_part) * block.inv_sd, 0.0)
+    d = block.y - fit.fitted - fit.step_part
+    total = jnp.where(usable, 1.0 / jnp.maximum(block.inv_sd, 1e-30) ** 2, 1.0)
+    residual = jnp.where(
+        usable, d * jax.lax.rsqrt(total + jnp.where(good_row[:, None], variance, 0.0)), 0.0
+    )
+    r_eff = jnp.where(usable, d * block.inv_sd, 0.0)
     counted = usable & (artefact == 0)
-    dof = jnp.sum(counted.astype(dtype), -1) - c - jnp.where(fit.on, NUM_STEP, 0)
-    chi2 = jnp.sum(jnp.where(counted, r_eff * r_eff, 0.0), -1) / jnp.maximum(dof, 1)
-    chi2 = jnp.where(good_row, chi2, 0.0)
+    dof = jnp.maximum(jnp.sum(counted.astype(dtype), -1) - c - jnp.where(fit.on, NUM_STEP, 0), 1)
+    sum_sq = jnp.sum(jnp.where(counted, r_eff * r_eff, 0.0), -1)
+    chi2 = jnp.where(good_row, sum_sq / dof, 0.0)
+    pvalue = jnp.where(good_row, jax.scipy.special.gammaincc(0.5 * dof, 0.5 * sum_sq), 1.0)
     kstar = jnp.where(good_row, fit.kstar, -1)
     scales = jnp.where(good_row[:, None] & fit.on[:, None], 1.0 + fit.scales, 1.0)
     return DenoiseResult(
-        z, cov, denoised, sigma, residual, artefact, chi2, status, kstar, scales.astype(dtype)
+        z,
+        cov,
+        denoised,
+        sigma,
+        residual,
+        artefact,
+        chi2,
+        pvalue.astype(dtype),
+        status,
+        kstar,
+        scales.astype(dtype),
     )
+
+
+def resolved_thresholds(
+    setup: DenoiseSetup, thresholds: ArtefactThresholds | None = None
+) -> ArtefactThresholds:
+    """``thresholds`` (default :class:`~.flags.ArtefactThresholds`) for the setup's grid.
+
+    Every threshold left None follows from the false-alarm rate for the
+    setup's ``m`` pixels and step candidates (:meth:`~.flags.ArtefactThresholds.resolved`).
+    """
+    thresholds = ArtefactThresholds() if thresholds is None else thresholds
+    m = int(setup.decoder.b_F.shape[0])
+    lo, hi = searchable_range(setup.step_range, m, thresholds.step_window)
+    return thresholds.resolved(num_pixels=m, num_candidates=hi - lo)
 
 
 def denoise_batch(
@@ -176,7 +247,9 @@ def denoise_batch(
         Normalised LAMOST flux and inverse variance on the fit's grid; a pixel
         with ``ivar == 0`` or non-finite flux or ivar is ignored.
     thresholds : ArtefactThresholds, optional
-        Default: the calibrated :class:`~.flags.ArtefactThresholds`.
+        Default: :class:`~.flags.ArtefactThresholds` (every threshold from its
+        false-alarm rate per spectrum, for ``m`` pixels and the setup's step
+        candidates).
     robust : bool
         False: one plain weighted least-squares solve, flagged from its
         residuals (no clipping, no step fit, no re-estimation).
@@ -204,12 +277,22 @@ def denoise_batch(
         raise ValueError(f"flux {flux.shape} and ivar {ivar.shape} must both be (n, {m})")
     n = flux.shape[0]
     size = int(block_size)
+    step_range = searchable_range(setup.step_range, m, thresholds.step_window)
     options = {
-        "step_range": tuple(int(v) for v in setup.step_range),
-        "thresholds": thresholds,
+        "step_range": step_range,
+        "thresholds": resolved_thresholds(setup, thresholds),
         "robust": robust,
     }
-    fixed = (setup.decoder, setup.model_error, setup.bad_column, setup.sky)
+    run_scale = setup.run_scale
+    if run_scale is None:
+        run_scale = np.ones((len(RUN_WIDTHS), m), dtype)
+    noise = _Noise(
+        setup.decoder,
+        jnp.asarray(setup.scatter, dtype),
+        jnp.asarray(setup.error_scale, dtype),
+        jnp.asarray(run_scale, dtype),
+    )
+    fixed = (noise, setup.bad_column, setup.sky)
 
     def block(start):
         nonlocal out

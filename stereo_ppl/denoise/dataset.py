@@ -7,16 +7,23 @@ name                        dims                    meaning
 =========================== ======================= ==================================
 lamost_flux_denoised        (star, lamost_pixel)    ``beta_F z_hat + b_F``
 lamost_flux_denoised_sigma  (star, lamost_pixel)    its standard deviation (inf: none)
-lamost_residual             (star, lamost_pixel)    ``(F2 - denoised) sqrt(ivar)``
+lamost_residual             (star, lamost_pixel)    calibrated residual (see below)
 lamost_artefact             (star, lamost_pixel)    int8 artefact code (see attrs)
 z                           (star, latent)          ``z_hat`` (named as the fit's ``z``)
 z_sigma                     (star, latent)          its standard deviation
 chi2_reduced                (star,)                 anomaly score (≈ 1 for a normal star)
+anomaly_pvalue              (star,)                 its chi-square tail probability
 status                      (star,)                 int8 status code (see attrs)
 step_pixel                  (star,)                 centre of a detected step, -1: none
 obsid                       (star,) coordinate      LAMOST observation id (-1: unknown)
 lamost_wavelength           (lamost_pixel,) coord.  rest-frame vacuum wavelength, Angstrom
 =========================== ======================= ==================================
+
+The residual is ``(F2 - F2_hat) / sqrt(a^2 / ivar + s_p^2 + sigma^2)`` under
+the calibrated noise model (error scale ``a``, intrinsic scatter ``s_p``, the
+prediction's own variance ``sigma^2``), ``F2_hat`` times the step scales where
+a step was found; the root attributes ``noise_*`` say where ``a`` and ``s_p``
+came from, ``false_alarm`` and ``threshold_*`` what the flags were decided on.
 
 ``z`` is not called ``latent`` because a netCDF variable named like a
 dimension must be that dimension's 1-D coordinate.
@@ -146,7 +153,11 @@ def result_dataset(
         "lamost_residual": (
             pix,
             result.residual,
-            {"long_name": "(lamost_flux - lamost_flux_denoised) * sqrt(lamost_ivar)"},
+            {
+                "long_name": "(lamost_flux - model) / sqrt(a^2 / lamost_ivar + scatter^2 "
+                "+ lamost_flux_denoised_sigma^2); model: lamost_flux_denoised times the "
+                "step scales"
+            },
         ),
         "lamost_artefact": (
             pix,
@@ -161,6 +172,14 @@ def result_dataset(
             {
                 "long_name": "reduced chi-square of unflagged pixels, model error included; "
                 "0 where status != ok"
+            },
+        ),
+        "anomaly_pvalue": (
+            STAR,
+            result.anomaly_pvalue,
+            {
+                "long_name": "P(chi-square >= this spectrum's) under the calibrated noise "
+                "model, unflagged pixels; 1 where status != ok"
             },
         ),
         "status": (

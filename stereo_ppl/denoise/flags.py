@@ -1,62 +1,56 @@
-"""Artefact codes, calibrated thresholds and the per-pixel detectors (pure JAX).
+"""Artefact codes, thresholds from a false-alarm rate, and the per-pixel detectors (pure JAX).
 
-Every detector works on the *effective* residual of a spectrum,
+Every detector works on the *effective* residual of a spectrum under the
+calibrated noise model,
 
-    r_eff = (F2 - model) / sqrt(1 / ivar + s^2),
+    r_eff = (F2 - model) / sqrt(a^2 / ivar + s_p^2),
 
-where ``s`` (per pixel, flux units) is the decoder's own error estimated from
-the fit's stars (:func:`stereo_ppl.denoise.estimate_model_error`), divided by
-a robust per-spectrum scale (the RMS of ``r_eff`` clipped at ±4, at least 1),
-so the thresholds below are in units of "typical scatter of this spectrum".
+with the fit's global error scale ``a`` and per-pixel intrinsic scatter ``s_p``
+(:mod:`stereo_ppl.denoise.setup`), divided by a robust per-spectrum scale (the
+RMS of ``r_eff`` clipped at ±4, at least 1). For a spectrum the calibrated
+model describes, ``r_eff`` is standard normal at every pixel.
 
-Steps are found in two stages: :func:`step_statistic` scans the step range
-for a jump in the mean residual *and* the splice glitch at the join, then
-:func:`stereo_ppl.denoise.steps.locate_step` fits the side scales, the ramp
-and the glitch locally around the best candidate and keeps the step only if
-it beats one common scale by ``step_accept`` in chi-square, is at least
-``step_min`` in size and has the direction of the scales fitted over the
-whole sides.
+The thresholds follow from one number, the false-alarm rate ``false_alarm``
+per spectrum: the probability that a spectrum without any artefact gets at
+least one flag (:meth:`ArtefactThresholds.resolved`). It is shared equally by
+the three detectors that can fire on such a spectrum:
 
-Calibration: the defaults were chosen on ``make_builtin(2, num_stars=400,
-lamost_snr=S)`` and are reported on seeds 1 and 3 (never on the seed they were
-chosen on), denoised with an exact fit (c = 10) of ``make_builtin(0,
-num_stars=600)``, bad columns found by
-:func:`~stereo_ppl.denoise.find_bad_columns`. Per-pixel precision / recall,
-seed 1 and seed 3:
+* single pixels: ``|r| > outlier``, with ``outlier`` the Šidák-corrected
+  two-sided normal quantile for ``m`` pixels;
+* runs: a box of ``w`` pixels (``w`` in :data:`RUN_WIDTHS`) whose residual sum
+  over ``sqrt(w)`` exceeds ``run`` (Bonferroni over the ``m`` positions and
+  the widths), after dividing by the box's own scatter across the fit's stars
+  (``run_scale``; misfit that recurs at a wavelength is scatter, not an
+  artefact);
+* steps: :func:`step_statistic` (jump and splice glitch in quadrature, a
+  chi-square with 2 degrees of freedom without a step) above ``step**2``
+  (Bonferroni over the candidate centres), confirmed by the local fit of
+  :func:`stereo_ppl.denoise.steps.locate_step` (chi-square gain above
+  ``step_accept``, Bonferroni over its candidate centres).
 
-====== ============================ ============================
-S/N    cosmic rays                  steps
-====== ============================ ============================
-50     0.99 / 1.00, 0.99 / 0.98     0.99 / 0.95, 0.98 / 0.90
-100    0.98 / 0.99, 0.98 / 0.97     0.97 / 0.97, 0.95 / 0.93
-250    0.98 / 0.98, 0.98 / 0.96     0.93 / 0.94, 0.86 / 0.88
-500    0.97 / 0.95, 0.98 / 0.94     0.80 / 0.84, 0.83 / 0.85
-====== ============================ ============================
-
-Steps at high S/N are limited by the injection itself: the join is a ramp
-``(1/4, 1/2, 3/4)`` of the jump ``D`` plus a glitch ``g (1/2, 1, 1/2)``, and
-for ``g = D/2`` (``-D/2``) this is exactly a clean step centred two pixels to
-the blue (red) with the opposite glitch, so the three flagged pixels share only
-one with the truth's. The same local fit on the *true* stellar flux with
-photon noise only places 0.92-0.93 of the step pixels right at S/N 500 and
-0.94-0.96 at S/N 250 (the ``oracle`` column of
-``benchmarks/bench_denoise.py``); the rest of the gap is the decoder's own
-misfit where the join falls in a line. Cosmic rays missed at S/N 500 sit in
-deep lines where the decoder's error is several times the photon noise.
+Codes 1-4 keep the meaning they had; 5 is a run of offset pixels in one
+spectrum.
 """
 
-from dataclasses import dataclass
+import math
+import statistics
+from dataclasses import dataclass, replace
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .runs import RUN_WIDTHS, run_mask
+
 __all__ = [
     "ARTEFACT_CODES",
+    "DEFAULT_FALSE_ALARM",
     "GLITCH_GATE",
+    "RUN_WIDTHS",
     "ArtefactThresholds",
     "classify",
     "robust_scale",
+    "searchable_range",
     "step_statistic",
 ]
 
@@ -71,7 +65,16 @@ ARTEFACT_CODES = {
     2: "step_discontinuity",
     3: "bad_column",
     4: "other",
+    5: "run",
 }
+
+#: Probability that a spectrum the calibrated model describes gets any flag.
+DEFAULT_FALSE_ALARM = 0.005
+
+
+def _normal_isf(p: float) -> float:
+    """``x`` with ``P(N(0, 1) > x) = p``."""
+    return -statistics.NormalDist().inv_cdf(p)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,22 +82,33 @@ class ArtefactThresholds:
     """Thresholds of the robust re-estimation and of the artefact flags.
 
     All values are in units of the spectrum's robust residual scale (see the
-    module docstring) unless said otherwise.
+    module docstring) unless said otherwise. ``outlier``, ``run``, ``step``
+    and ``step_accept`` left None follow from ``false_alarm``
+    (:meth:`resolved`); given, they are used as they are (``run = inf``:
+    no run detector).
 
     Attributes
     ----------
+    false_alarm : float
+        Probability that a spectrum without artefacts gets any flag.
     clip : float
         Pixels with ``|r| > clip`` get weight 0 when ``z`` is re-estimated.
-    outlier : float
+    outlier : float or None
         Pixels with ``|r| > outlier`` after the last re-estimation are flagged.
     grow : float
         Neighbours (±1 pixel) of a flagged pixel with ``|r| > grow`` and the
         same sign are flagged too (the wings of a cosmic ray).
     max_width : int
         A run of flagged pixels of the same sign up to this long and positive
-        is a cosmic ray; longer or negative runs are ``other`` (unless on a bad
-        column or sky line).
-    step : float
+        is a cosmic ray.
+    run : float or None
+        A box of :data:`RUN_WIDTHS` pixels whose scaled residual sum exceeds
+        this is offset; its same-signed pixels joined with the flagged ones in
+        a stretch of at least ``run_width`` are a run (code 5).
+    run_width : int
+        Shortest stretch of same-signed flagged pixels typed as a run (0: no
+        run type; longer positive stretches are then ``other``).
+    step : float or None
         A step is a candidate where :func:`step_statistic` (jump and glitch
         added in quadrature, in standard errors) exceeds this.
     step_refine : int
@@ -103,7 +117,7 @@ class ArtefactThresholds:
     step_window : int
         Pixels on each side averaged by the jump filter, and beyond the
         outermost centres in the local fit.
-    step_accept : float
+    step_accept : float or None
         Chi-square by which the local step fit must beat one common scale.
     step_min : float
         Smallest relative step size kept (``|a_red - a_blue|``, flux ratio)
@@ -115,21 +129,81 @@ class ArtefactThresholds:
     num_iter : int
         Further re-estimations with outliers clipped and the step fitted at its
         final centre, after the plain solve, one clipped solve without a step
-        and one with the step (a solve that clips only isolated spikes in
-        spectra with a step, and clips again the others).
+        and one with the step.
     """
 
+    false_alarm: float = DEFAULT_FALSE_ALARM
     clip: float = 5.0
-    outlier: float = 6.0
+    outlier: float | None = None
     grow: float = 3.0
     max_width: int = 3
-    step: float = 6.0
+    run: float | None = None
+    run_width: int = 4
+    step: float | None = None
     step_refine: int = 12
     step_window: int = 40
-    step_accept: float = 25.0
+    step_accept: float | None = None
     step_min: float = 0.01
     step_glitch: float = 8.0
     num_iter: int = 1
+
+    def __post_init__(self):
+        if not 0.0 < self.false_alarm < 1.0:
+            raise ValueError(f"false_alarm must be in (0, 1), got {self.false_alarm}")
+
+    def resolved(self, *, num_pixels: int, num_candidates: int) -> "ArtefactThresholds":
+        """These thresholds with every None replaced by its value for ``false_alarm``.
+
+        Parameters
+        ----------
+        num_pixels : int
+            Pixels per spectrum ``m``.
+        num_candidates : int
+            Candidate step centres (0: no step search).
+
+        Returns
+        -------
+        ArtefactThresholds
+        """
+        share = self.false_alarm / (3 if num_candidates > 0 else 2)
+        m = max(int(num_pixels), 1)
+        per_pixel = -math.expm1(math.log1p(-share) / m)  # Šidák
+        values = {
+            "outlier": _normal_isf(0.5 * per_pixel),
+            "run": _normal_isf(0.5 * share / (m * len(RUN_WIDTHS))),
+            # chi-square with 2 degrees of freedom: P(X > x) = exp(-x / 2)
+            "step": math.sqrt(2.0 * math.log(max(num_candidates, 1) / share)),
+            "step_accept": 2.0 * math.log((2 * self.step_refine + 1) / share),
+        }
+        given = {k: v for k, v in values.items() if getattr(self, k) is None}
+        return replace(self, **given)
+
+    def describe(self) -> dict[str, float]:
+        """The numbers that decide the flags (after :meth:`resolved`), for file attributes."""
+        names = ("false_alarm", "outlier", "run", "step", "step_accept", "step_min")
+        return {k: float(getattr(self, k)) for k in names}
+
+
+def searchable_range(step_range: tuple[int, int], m: int, window: int) -> tuple[int, int]:
+    """The candidate step centres of ``step_range`` with ``window + 2`` pixels on each side.
+
+    Parameters
+    ----------
+    step_range : (int, int)
+        Candidates ``lo <= k < hi`` wanted.
+    m : int
+        Pixels of the grid.
+    window : int
+        Pixels each side of a candidate that the step filters need.
+
+    Returns
+    -------
+    (int, int)
+        The candidates that fit in the grid; ``(0, 0)`` where none does.
+    """
+    lo = max(int(step_range[0]), window + 2)
+    hi = min(int(step_range[1]), m - window - 2)
+    return (lo, hi) if hi > lo else (0, 0)
 
 
 def robust_scale(r: jax.Array, count: jax.Array) -> jax.Array:
@@ -264,6 +338,7 @@ def classify(
     bad_column: jax.Array,
     sky: jax.Array,
     thresholds: ArtefactThresholds,
+    run_scale: jax.Array | None = None,
 ) -> jax.Array:
     """Artefact code of every pixel from the final scaled residuals.
 
@@ -278,6 +353,10 @@ def classify(
     bad_column, sky : array of bool, shape (m,)
         Known bad columns (code 3) and sky-line pixels (code 4).
     thresholds : ArtefactThresholds
+        Resolved (no None left).
+    run_scale : array, shape (len(RUN_WIDTHS), m), optional
+        Scatter of the run detector's box statistics across the fit's stars
+        (default 1).
 
     Returns
     -------
@@ -324,6 +403,13 @@ def classify(
     cosmic = up & ~long & near_peak
     code = jnp.where(core, 4, 0)
     code = jnp.where(cosmic, 1, code)
+    if t.run_width > 0:
+        known = core & (sky | bad_column)[None, :]
+        scale = run_scale
+        if scale is None:
+            scale = jnp.ones((len(RUN_WIDTHS), u.shape[-1]), u.dtype)
+        exclude = cosmic | known | step_mask
+        code = jnp.where(run_mask(x, good, core, exclude, scale, t) & ~known, 5, code)
     code = jnp.where(core & sky[None, :], 4, code)
     code = jnp.where(core & bad_column[None, :], 3, code)
     code = jnp.where(step_mask & good, 2, code)

@@ -1,9 +1,10 @@
-"""From a fit to a :class:`~.core.DenoiseSetup`: decoder, prior, model error, masks.
+"""From a fit to a :class:`~.core.DenoiseSetup`: decoder, prior, noise model, masks.
 
 No file I/O: the fit is an in-memory ``DataTree`` (see
 :mod:`stereo_ppl.inference.results`).
 """
 
+import json
 from collections.abc import Sequence
 
 import jax.numpy as jnp
@@ -14,14 +15,16 @@ from ..dims import LAMOST_WAVELENGTH
 from ..errors import StereoPPLError
 from ..inference.results import params_from_datatree
 from .core import DenoiseSetup, denoise_batch
-from .flags import ArtefactThresholds
+from .flags import ArtefactThresholds, searchable_range
 from .linalg import Decoder, make_decoder, pair_products
+from .runs import RUN_WIDTHS, box_statistics
 
 __all__ = [
     "DEFAULT_SKY_LINES",
     "DEFAULT_STEP_RANGE",
     "PRIORS",
-    "estimate_model_error",
+    "estimate_run_scale",
+    "estimate_scatter",
     "find_bad_columns",
     "latent_prior",
     "make_setup",
@@ -89,11 +92,51 @@ def pixel_mask(wavelength: np.ndarray, centres: Sequence[float], *, halfwidth: i
     return mask
 
 
+def _posterior_mean(tree: xr.DataTree, name: str) -> np.ndarray | None:
+    """Mean over chain and draw of a posterior variable, None where the fit has none."""
+    posterior = tree["posterior"].to_dataset()
+    if name not in posterior:
+        return None
+    return np.asarray(posterior[name].mean(dim=("chain", "draw")).values, dtype=np.float64)
+
+
+def _calibration_stars(tree: xr.DataTree, *, min_heldout: int = 30) -> np.ndarray:
+    """The fit's stars to estimate the scatter on: held out if at least ``min_heldout``.
+
+    Training stars are fitted by the decoder itself, so their residuals
+    understate its error on new stars.
+    """
+    num = tree["observed_data"]["lamost_flux"].shape[0]
+    heldout = tree["constant_data"].to_dataset().get("heldout")
+    if heldout is not None and int(np.sum(heldout.values)) >= min_heldout:
+        return np.flatnonzero(np.asarray(heldout.values, dtype=bool))
+    return np.arange(num)
+
+
+def _step_search(wavelength: np.ndarray, step_range, window: int) -> tuple[tuple[int, int], str]:
+    """Candidate step centres on the grid, and what the output's attributes say about them."""
+    if step_range is None:
+        return (0, 0), "off"
+    m = wavelength.size
+    lo, hi = (int(v) for v in np.searchsorted(wavelength, step_range))
+    got = searchable_range((lo, hi), m, window)
+    wanted = f"{step_range[0]:.1f}-{step_range[1]:.1f} Angstrom"
+    if got == (0, 0):
+        return got, (
+            f"skipped: the grid ({wavelength[0]:.1f}-{wavelength[-1]:.1f} Angstrom) lacks "
+            f"{wanted} with {window + 2} pixels to spare on each side"
+        )
+    span = f"{wavelength[got[0]]:.1f}-{wavelength[got[1] - 1]:.1f} Angstrom"
+    if got == (lo, hi):
+        return got, span
+    return got, f"{span} (the part of {wanted} that the grid covers)"
+
+
 def make_setup(
     tree: xr.DataTree,
     *,
     prior: str = "none",
-    model_error: np.ndarray | bool = True,
+    scatter: np.ndarray | bool | None = None,
     bad_columns: np.ndarray | Sequence[int] | None = None,
     sky_lines: Sequence[float] = DEFAULT_SKY_LINES,
     sky_halfwidth: int = 4,
@@ -101,7 +144,15 @@ def make_setup(
     dtype=None,
     batch_size: int = 1024,
 ) -> DenoiseSetup:
-    """Prepare the batched denoiser for a fit.
+    """Prepare the batched denoiser for a fit, with its calibrated noise model.
+
+    The noise model is ``F2_p ~ Normal(mu_p, a^2 / ivar_p + s_p^2)``. A
+    calibrated fit carries ``error_scale`` ``a`` and ``scatter`` ``s_p`` in its
+    posterior (their posterior means are used). A fit without them (made with
+    the reported errors) gets ``a = 1`` and ``s_p`` estimated from its
+    held-out stars (all its stars when fewer than 30 are held out) by
+    :func:`estimate_scatter`: without it the decoder's own misfit, which
+    grows with S/N, would be flagged as artefacts.
 
     Parameters
     ----------
@@ -111,10 +162,9 @@ def make_setup(
     prior : {"none", "empirical"}
         ``"empirical"``: a Gaussian prior on ``z`` with the mean and covariance
         of the training stars' ``z`` (MAP instead of least squares).
-    model_error : bool or array of shape (m,)
-        The decoder's own error per pixel (flux units) added to ``1 / ivar``
-        by the artefact detectors. True: estimated from the fit's stars by
-        :func:`estimate_model_error`; False: none.
+    scatter : None, bool or array of shape (m,)
+        ``s_p`` (flux units). None: the fit's ``scatter``, else estimated;
+        True: estimated even for a calibrated fit; False: 0.
     bad_columns : array of int, optional
         Known bad pixel columns (outliers there are code 3).
     sky_lines : sequence of float
@@ -123,11 +173,13 @@ def make_setup(
     sky_halfwidth : int
         Pixels on either side of a sky line (4 pixels ≈ 280 km/s).
     step_range : (float, float) or None
-        Wavelengths searched for a step (None: no step search).
+        Wavelengths searched for a step (None: no step search). Only the part
+        the grid covers with room for the step filters is searched; none:
+        no search (the setup's ``info`` says which).
     dtype : dtype, optional
         Working dtype (default: JAX's default float).
     batch_size : int
-        Spectra per batch while estimating the model error.
+        Spectra per batch while estimating the scatter.
 
     Returns
     -------
@@ -148,30 +200,78 @@ def make_setup(
     columns = np.zeros(m, dtype=bool)
     if bad_columns is not None:
         columns[np.asarray(bad_columns, dtype=np.int64)] = True
-    lo = hi = 0
-    if step_range is not None:
-        lo, hi = (int(v) for v in np.searchsorted(wavelength, step_range))
+    window = ArtefactThresholds().step_window
+    search, search_note = _step_search(wavelength, step_range, window)
+    fit_scatter = _posterior_mean(tree, "scatter")
+    fit_scale = _posterior_mean(tree, "error_scale")
+    error_scale = 1.0 if fit_scale is None else float(fit_scale)
+    if not (np.isfinite(error_scale) and error_scale > 0):
+        raise StereoPPLError(f"the fit's error_scale is {error_scale}; it must be > 0")
     setup = DenoiseSetup(
         decoder,
         jnp.zeros(m, dtype),
         jnp.asarray(columns),
         jnp.asarray(pixel_mask(wavelength, sky_lines, halfwidth=sky_halfwidth)),
-        (lo, hi),
+        search,
+        error_scale=error_scale,
     )
-    if model_error is False:
-        return setup
-    if model_error is True:
-        observed = tree["observed_data"]["lamost_flux"].values
-        ivar = tree["constant_data"]["lamost_ivar"].values
-        error = estimate_model_error(setup, observed, ivar, batch_size=batch_size)
+    stars = _calibration_stars(tree)
+    observed = np.asarray(tree["observed_data"]["lamost_flux"].values)[stars]
+    ivar = np.asarray(tree["constant_data"]["lamost_ivar"].values)[stars]
+    if scatter is False:
+        values, how = np.zeros(m), "0"
+    elif scatter is None and fit_scatter is not None:
+        values, how = fit_scatter, "the fit's posterior mean"
+    elif scatter is None or scatter is True:
+        values = estimate_scatter(setup, observed, ivar, batch_size=batch_size)
+        how = f"estimated from {len(stars)} of the fit's stars (estimate_scatter)"
     else:
-        error = np.asarray(model_error, dtype=np.float64)
-        if error.shape != (m,) or not np.all(np.isfinite(error) & (error >= 0)):
-            raise StereoPPLError(f"model_error must be {m} finite values >= 0")
-    return setup._replace(model_error=jnp.asarray(error, dtype))
+        values, how = np.asarray(scatter, dtype=np.float64), "given"
+    if values.shape != (m,) or not np.all(np.isfinite(values) & (values >= 0)):
+        raise StereoPPLError(f"scatter must be {m} finite values >= 0")
+    setup = setup._replace(scatter=jnp.asarray(values, dtype))
+    run_scale = estimate_run_scale(setup, observed, ivar, batch_size=batch_size)
+    a_how = "the fit's posterior mean" if fit_scale is not None else "1 (reported errors)"
+    info = (
+        ("noise_model", "F2 ~ Normal(F2_hat, a^2 / ivar + s_p^2)"),
+        ("noise_error_scale", f"{error_scale:.6g}: {a_how}"),
+        ("noise_scatter", how),
+        ("run_scale", f"from {len(stars)} of the fit's stars (estimate_run_scale)"),
+        ("step_search", search_note),
+    )
+    return setup._replace(run_scale=jnp.asarray(run_scale, dtype), info=info)
 
 
-def estimate_model_error(
+def _model_flux(result, shape) -> np.ndarray:
+    """The denoised flux times the step scales of each spectrum (float64)."""
+    scale = np.asarray(result.step_scale, dtype=np.float64)
+    pixel = np.arange(shape[1])[None, :]
+    kstar = np.asarray(result.step_pixel)[:, None]
+    factor = np.where(pixel < kstar, scale[:, :1], scale[:, 1:])
+    factor = np.where(kstar < 0, 1.0, factor)
+    return np.asarray(result.flux, dtype=np.float64) * factor
+
+
+def _quantile_scale(d2, var, good, *, quantile, floor=0.0) -> np.ndarray:
+    """Per column, the smallest ``s >= floor`` with ``d2 <= 2.326^2 (var + s^2)`` at ``quantile``.
+
+    2.326 is the normal 99th percentile, so for Gaussian residuals ``s`` is
+    their extra standard deviation (bisection, 40 steps).
+    """
+    target = 2.326**2
+    lo = np.full(d2.shape[1], float(floor))
+    hi = np.maximum(np.sqrt(np.max(np.where(good, d2, 0.0), axis=0)), floor) + 1e-12
+    count = np.maximum(good.sum(axis=0), 1)
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        inside = np.sum(good & (d2 <= target * (var + mid**2)), axis=0) / count
+        enough = inside >= quantile
+        hi = np.where(enough, mid, hi)
+        lo = np.where(enough, lo, mid)
+    return np.where(good.any(axis=0), hi, floor)
+
+
+def estimate_scatter(
     setup: DenoiseSetup,
     flux: np.ndarray,
     ivar: np.ndarray,
@@ -180,11 +280,11 @@ def estimate_model_error(
     smooth: int = 5,
     batch_size: int = 1024,
 ) -> np.ndarray:
-    """The decoder's own error per pixel, from spectra it should describe.
+    """The intrinsic scatter ``s_p`` per pixel, from spectra the decoder should describe.
 
-    Each spectrum is denoised robustly without a model error (steps fitted,
-    outliers down-weighted); then for each pixel the error ``s`` is the
-    smallest value with ``|F2 - model| <= 2.326 sqrt(1 / ivar + s^2)`` at
+    Each spectrum is denoised robustly with ``s_p = 0`` (steps fitted,
+    outliers down-weighted); then for each pixel ``s_p`` is the smallest
+    value with ``|F2 - model| <= 2.326 sqrt(a^2 / ivar + s_p^2)`` at
     ``quantile`` of the spectra (by bisection), and a running median over
     ``smooth`` pixels removes single-pixel spikes (bad columns, coincident
     cosmic rays) while keeping line-wide misfits.
@@ -193,7 +293,7 @@ def estimate_model_error(
     ----------
     setup : DenoiseSetup
     flux, ivar : array, shape (n, m)
-        Spectra on the fit's grid (e.g. the fit's own stars).
+        Spectra on the fit's grid (e.g. the fit's held-out stars).
     quantile : float
         Fraction of spectra covered at 2.326 sigma (the normal 99th percentile).
     smooth : int
@@ -203,46 +303,86 @@ def estimate_model_error(
     Returns
     -------
     ndarray, shape (m,), float64
-        ``s`` in flux units (0 where no spectrum is usable).
+        ``s_p`` in flux units (0 where no spectrum is usable).
     """
     flux = np.asarray(flux)
     ivar = np.asarray(ivar)
-    thresholds = ArtefactThresholds()
+    setup = setup._replace(scatter=jnp.zeros_like(setup.scatter))
     parts, weights = [], []
     for start in range(0, flux.shape[0], batch_size):
         part = slice(start, start + batch_size)
-        result = denoise_batch(setup, flux[part], ivar[part], thresholds=thresholds)
-        scale = np.asarray(result.step_scale, dtype=np.float64)
-        pixel = np.arange(flux.shape[1])[None, :]
+        result = denoise_batch(setup, flux[part], ivar[part])
         kstar = np.asarray(result.step_pixel)[:, None]
-        factor = np.where(pixel < kstar, scale[:, :1], scale[:, 1:])
-        factor = np.where(kstar < 0, 1.0, factor)
+        pixel = np.arange(flux.shape[1])[None, :]
         w = np.where(np.isfinite(ivar[part]) & np.isfinite(flux[part]), ivar[part], 0.0)
         w = np.where((np.abs(pixel - kstar) <= 1) & (kstar >= 0), 0.0, w)
-        model = np.asarray(result.flux, dtype=np.float64) * factor
+        model = _model_flux(result, flux[part].shape)
         parts.append(np.where(w > 0, flux[part] - model, 0.0) ** 2)
         weights.append(w.astype(np.float64))
     d2 = np.concatenate(parts)
     w = np.concatenate(weights)
     good = w > 0
-    var = np.where(good, 1.0 / np.where(good, w, 1.0), np.inf)
-    target = 2.326**2
-    lo = np.zeros(flux.shape[1])
-    hi = np.sqrt(np.max(np.where(good, d2, 0.0), axis=0)) + 1e-12
-    count = np.maximum(good.sum(axis=0), 1)
-    for _ in range(40):
-        mid = 0.5 * (lo + hi)
-        inside = np.sum(good & (d2 <= target * (var + mid**2)), axis=0) / count
-        enough = inside >= quantile
-        hi = np.where(enough, mid, hi)
-        lo = np.where(enough, lo, mid)
-    error = np.where(good.any(axis=0), hi, 0.0)
+    var = np.where(good, float(setup.error_scale) ** 2 / np.where(good, w, 1.0), np.inf)
+    error = _quantile_scale(d2, var, good, quantile=quantile)
     if smooth > 1:
         half = smooth // 2
         padded = np.pad(error, half, mode="edge")
         windows = np.lib.stride_tricks.sliding_window_view(padded, smooth)
         error = np.median(windows, axis=-1)
     return error
+
+
+def estimate_run_scale(
+    setup: DenoiseSetup,
+    flux: np.ndarray,
+    ivar: np.ndarray,
+    *,
+    quantile: float = 0.98,
+    batch_size: int = 1024,
+) -> np.ndarray:
+    """Scatter of the run detector's box statistics at each pixel across spectra.
+
+    Neighbouring pixels' misfits of a decoder that cannot describe a line add
+    up in a box: its statistic (:func:`~.runs.box_statistics`, standard
+    normal for independent residuals) is wider there. For each width and
+    start pixel the scale is the smallest value ``>= 1`` with
+    ``|statistic| <= 2.326 scale`` at ``quantile`` of the spectra (flagged
+    pixels left out).
+
+    Parameters
+    ----------
+    setup : DenoiseSetup
+        With its scatter set.
+    flux, ivar : array, shape (n, m)
+        Spectra on the fit's grid (e.g. the fit's held-out stars).
+    quantile : float
+    batch_size : int
+
+    Returns
+    -------
+    ndarray, shape (len(RUN_WIDTHS), m), float64
+    """
+    flux = np.asarray(flux)
+    ivar = np.asarray(ivar)
+    m = flux.shape[1]
+    if flux.shape[0] == 0:
+        return np.ones((len(RUN_WIDTHS), m))
+    clip = ArtefactThresholds().clip
+    stats = []
+    for start in range(0, flux.shape[0], batch_size):
+        part = slice(start, start + batch_size)
+        result = denoise_batch(setup, flux[part], ivar[part])
+        use = (np.asarray(result.artefact) == 0) & (ivar[part] > 0) & np.isfinite(flux[part])
+        r = jnp.asarray(result.residual)
+        stats.append(np.asarray(box_statistics(r, jnp.asarray(use), clip=clip), np.float64))
+    stats = np.concatenate(stats, axis=1)
+    good = stats != 0.0
+    out = np.empty((len(RUN_WIDTHS), m))
+    for k in range(len(RUN_WIDTHS)):
+        s2 = stats[k] ** 2
+        # ``2.326^2 (0 + scale^2)`` : the statistic's scale with no floor variance
+        out[k] = _quantile_scale(s2, np.zeros_like(s2), good[k], quantile=quantile, floor=1.0)
+    return out
 
 
 def find_bad_columns(
@@ -313,11 +453,16 @@ def setup_arrays(setup: DenoiseSetup) -> dict:
         f"decoder.{k}": np.asarray(v) for k, v in setup.decoder._asdict().items() if k != "pairs"
     }
     out["decoder.packed"] = np.asarray(setup.decoder.packed)
+    m = setup.decoder.b_F.shape[0]
+    run_scale = setup.run_scale
     out.update(
-        model_error=np.asarray(setup.model_error),
+        scatter=np.asarray(setup.scatter),
         bad_column=np.asarray(setup.bad_column),
         sky=np.asarray(setup.sky),
         step_range=np.asarray(setup.step_range),
+        error_scale=np.asarray(float(setup.error_scale)),
+        run_scale=np.ones((len(RUN_WIDTHS), m)) if run_scale is None else np.asarray(run_scale),
+        info=np.asarray(json.dumps(list(setup.info))),
     )
     return out
 
@@ -340,8 +485,11 @@ def setup_from_arrays(arrays: dict) -> DenoiseSetup:
     decoder = Decoder(**{k: jnp.asarray(v, dtype=beta.dtype) for k, v in fields.items()})
     return DenoiseSetup(
         decoder,
-        jnp.asarray(arrays["model_error"]),
+        jnp.asarray(arrays["scatter"]),
         jnp.asarray(arrays["bad_column"]),
         jnp.asarray(arrays["sky"]),
         tuple(int(v) for v in arrays["step_range"]),
+        error_scale=float(arrays["error_scale"]),
+        run_scale=jnp.asarray(arrays["run_scale"]),
+        info=tuple(tuple(item) for item in json.loads(str(arrays["info"]))),
     )

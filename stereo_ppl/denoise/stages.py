@@ -45,7 +45,7 @@ class Block(NamedTuple):
     num_good : array, shape (n,)
         Usable pixels per spectrum.
     inv_sd : array, shape (n, m)
-        ``1 / sqrt(1 / ivar + s^2)`` with the model error ``s``; 0 where unusable.
+        ``1 / sqrt(a^2 / ivar + s_p^2)``; 0 where unusable.
     normal0 : array, shape (n, c, c)
         ``B^T W B`` over all usable pixels.
     """
@@ -95,8 +95,12 @@ class Fit(NamedTuple):
     u: jax.Array
 
 
-def prepare(decoder: Decoder, model_error: jax.Array, flux, ivar) -> Block:
-    """The :class:`Block` of spectra ``flux``, ``ivar`` (n, m) for ``decoder``."""
+def prepare(decoder: Decoder, scatter: jax.Array, error_scale: jax.Array, flux, ivar) -> Block:
+    """The :class:`Block` of spectra ``flux``, ``ivar`` (n, m) for ``decoder``.
+
+    The effective variance of a pixel is ``a^2 / ivar + s_p^2`` (``error_scale``
+    ``a``, ``scatter`` ``s_p``).
+    """
     dtype = decoder.beta_F.dtype
     flux = flux.astype(dtype)
     ivar = ivar.astype(dtype)
@@ -104,7 +108,7 @@ def prepare(decoder: Decoder, model_error: jax.Array, flux, ivar) -> Block:
     weight = jnp.where(usable, ivar, 0.0)
     y = jnp.where(usable, flux - decoder.b_F, 0.0)
     num_good = jnp.sum(usable.astype(dtype), axis=-1)
-    variance = 1.0 / jnp.where(usable, weight, 1.0) + model_error**2
+    variance = error_scale**2 / jnp.where(usable, weight, 1.0) + scatter**2
     inv_sd = jnp.where(usable, jax.lax.rsqrt(variance), 0.0)
     return Block(flux, usable, weight, y, num_good, inv_sd, normal_matrices(decoder, weight))
 

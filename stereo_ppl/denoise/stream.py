@@ -28,13 +28,20 @@ import xarray as xr
 from ..dims import STAR
 from ..errors import StereoPPLError
 from ..inference.progress import progress_bar
-from .core import DenoiseSetup
+from .core import DenoiseSetup, resolved_thresholds
 from .dataset import DENOISE_KIND, denoise, result_dataset
 from .flags import ArtefactThresholds
 from .setup import find_bad_columns, setup_arrays, setup_from_arrays
 from .sources import Chunk, FitsSource, StoreSource
 
-__all__ = ["DenoiseRun", "compute_chunk", "denoise_source", "run_chunk", "write_chunk"]
+__all__ = [
+    "DenoiseRun",
+    "compute_chunk",
+    "denoise_source",
+    "run_chunk",
+    "setup_attrs",
+    "write_chunk",
+]
 
 _DONE = ".progress"  # suffix of the marker directory beside the store
 _SAMPLE = 2048  # spectra read for the automatic bad-column search
@@ -159,6 +166,18 @@ def _run_local(arrays, source, store, todo, num, options, bar) -> list:
     return errors
 
 
+def setup_attrs(setup: DenoiseSetup, thresholds: ArtefactThresholds | None = None) -> dict:
+    """Root attributes that say how the flags were decided: noise model, searches, thresholds."""
+    out = {str(k): str(v) for k, v in setup.info}
+    for name, value in resolved_thresholds(setup, thresholds).describe().items():
+        key = name if name == "false_alarm" else f"threshold_{name}"
+        out[key] = value
+    out["false_alarm_meaning"] = (
+        "probability that a spectrum the calibrated noise model describes gets any flag"
+    )
+    return out
+
+
 def _markers(store: Path) -> Path:
     """Directory beside the store holding one marker file per finished chunk."""
     return store.with_name(store.name + _DONE)
@@ -166,7 +185,7 @@ def _markers(store: Path) -> Path:
 
 def _cast(ds: xr.Dataset) -> xr.Dataset:
     """float32 for the pixel arrays (as the surveys store spectra)."""
-    names = (*_PIXEL_VARS, "z", "z_sigma", "chi2_reduced")
+    names = (*_PIXEL_VARS, "z", "z_sigma", "chi2_reduced", "anomaly_pvalue")
     return ds.assign(
         {n: ds[n].astype(np.float32, copy=False) for n in names if ds[n].dtype.kind == "f"}
     )
@@ -200,6 +219,7 @@ def _template(num: int, m: int, c: int, chunk: int, wavelength, attrs) -> xr.Dat
         residual=np.zeros((1, m)),
         artefact=np.zeros((1, m), np.int8),
         chi2_reduced=np.zeros(1),
+        anomaly_pvalue=np.ones(1),
         status=np.zeros(1, np.int8),
         step_pixel=np.zeros(1, np.int32),
         step_scale=np.ones((1, 2)),
@@ -305,6 +325,7 @@ def denoise_source(
             "denoise_fingerprint": key,
             "bad_columns": [int(v) for v in columns],
             "thresholds": json.dumps(asdict(thresholds), sort_keys=True),
+            **setup_attrs(setup, thresholds),
             "batch_size": int(batch_size),
         }
         template = _template(num, m, c, batch_size, wavelength, root)

@@ -42,7 +42,9 @@ def test_plain_least_squares_recovers_z_and_is_batch_invariant():
     )
     assert_allclose(batch.latent, want, rtol=2e-3, atol=2e-3)
     assert_allclose(batch.flux, np.asarray(batch.latent) @ beta_F.T + b_F, rtol=1e-5, atol=1e-5)
-    resid = (data["flux"] - np.asarray(batch.flux)) * np.sqrt(w)
+    # the calibrated residual: a = 1, s_p = 0, and the prediction's own variance
+    total = 1.0 / w + np.asarray(batch.sigma) ** 2
+    resid = (data["flux"] - np.asarray(batch.flux)) / np.sqrt(total)
     assert_allclose(batch.residual, resid, rtol=1e-3, atol=1e-3)
     # in blocks of 2 (padded) == in one block of 256, robust path included
     full = denoise(setup, data["flux"], data["ivar"], batch_size=7)

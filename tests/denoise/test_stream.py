@@ -17,7 +17,7 @@ _PIXEL = ("lamost_flux_denoised", "lamost_flux_denoised_sigma", "lamost_residual
 @pytest.fixture(scope="module")
 def case(tmp_path_factory):
     tree, _ = fake_fit(0, num_stars=30, wavelength=WL)
-    setup = make_setup(tree, model_error=False)
+    setup = make_setup(tree, scatter=False)
     beta_F = tree["posterior"]["beta_F"].values[0, 0]
     b_F = tree["posterior"]["b_F"].values[0, 0]
     data = spectra(7, beta_F, b_F, num=23, snr=80.0)
