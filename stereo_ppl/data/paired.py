@@ -14,7 +14,7 @@ apogee_id      (star,) coordinate            survey-1 identifier (str)
 obsid          (star,) coordinate            survey-2 observation id (int64)
 apogee_pixel   (apogee_pixel,) coordinate    index on the survey's full grid
 lamost_pixel   (lamost_pixel,) coordinate    index on the survey's full grid
-*_wavelength   (*_pixel,) coordinate         vacuum wavelength, Angstrom
+\\*_wavelength  (\\*_pixel,) coordinate        vacuum wavelength, Angstrom
 ============== ============================= =================================
 
 **Survey roles.** Survey 1 (the encoder's input, ``z = beta_z @ F1``) and

@@ -44,8 +44,6 @@ PARALLEL_MAX_LATENT = 16
 class DenoiseSetup(NamedTuple):
     """Everything per fit that :func:`denoise_batch` needs besides the spectra.
 
-    Attributes
-    ----------
     The noise model of the calibrated fit: ``F2_p ~ Normal(mu_p, a^2 / ivar_p
     + s_p^2)``.
 

@@ -95,8 +95,7 @@ def score_fit(tree: xr.DataTree, paired: xr.Dataset) -> xr.Dataset:
             ``sqrt(n var(lpd))``.
         ``num_heldout``, ``num_draws`` ()
             Counts of held-out stars and of posterior draws.
-        ``loo_elpd_i``, ``pareto_k`` (star); ``loo_elpd``, ``loo_se``, ``p_loo``,
-        ``good_k`` ()
+        ``loo_elpd_i``, ``pareto_k`` (star); ``loo_elpd``, ``loo_se``, ``p_loo``, ``good_k`` ()
             PSIS-LOO of the training stars (NaN for held-out stars), only for
             fits with more than one posterior draw.
     """
