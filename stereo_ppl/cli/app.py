@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from .common import enable_x64, parse_int_list
+from .options import DEFAULT_METHOD, deprecated, method_options, parse_workers
 
 __all__ = ["X64", "BatchSize", "Holdout", "Seed", "app"]
 
@@ -33,22 +34,36 @@ X64 = Annotated[bool, typer.Option("--x64", help="Compute in float64 (default fl
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Directory for every output.")] = Path(
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Directory for every output.")] = Path(
         "demo_out"
     ),
+    out: Annotated[Path | None, typer.Option("--out", hidden=True)] = None,
     num_stars: Annotated[
         int, typer.Option("--num-stars", help="Stars in the built-in dataset.")
     ] = 1100,
-    c: Annotated[str, typer.Option("-c", help="Comma-separated latent sizes to fit.")] = "2,10,50",
+    c: Annotated[
+        str, typer.Option("-c", "--num-latent", help="Comma-separated latent sizes to fit.")
+    ] = "2,10,50",
     seed: Seed = 0,
     method: Annotated[
-        str, typer.Option("--method", help="Fitting method: exact, map, laplace or vi.")
-    ] = "exact",
+        str | None,
+        typer.Option("--method", help="Fitting method: exact (default), map, laplace or vi."),
+    ] = None,
     steps: Annotated[
         int | None, typer.Option("--steps", help="SVI steps per fit (map, vi).")
     ] = None,
     batch_size: BatchSize = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", help="Further method option NAME=VALUE (repeatable)."),
+    ] = None,
     holdout_fraction: Holdout = 0.2,
+    workers: Annotated[
+        str | None,
+        typer.Option(
+            "--workers", help="Processes reading the survey files (default: CPU cores, at most 8)."
+        ),
+    ] = None,
     x64: X64 = False,
     pair: Annotated[
         str,
@@ -60,17 +75,21 @@ def demo(
     ] = "apogee-lamost",
 ) -> None:
     """Write the built-in survey as survey files, prepare them, fit several c, plot."""
+    if out is not None:
+        deprecated("demo --out DIR", "--out-dir DIR")
+        out_dir = out
     enable_x64(x64)
     from .demo import run_demo
 
+    method = method or DEFAULT_METHOD
     run_demo(
-        out,
+        out_dir,
         num_stars=num_stars,
         num_latents=parse_int_list(c, what="-c"),
         seed=seed,
         method=method,
-        num_steps=steps,
-        batch_size=batch_size,
+        options=method_options(method, option, num_steps=steps, batch_size=batch_size),
         heldout_fraction=holdout_fraction,
+        num_workers=None if workers is None else parse_workers(workers, local_only=True),
         pair=pair,
     )

@@ -13,6 +13,7 @@ __all__ = [
     "console",
     "enable_x64",
     "error_console",
+    "load_fit_with_data",
     "parse_int_list",
     "parse_name_values",
     "print_summary",
@@ -30,6 +31,56 @@ def enable_x64(enabled: bool) -> None:
         import jax
 
         jax.config.update("jax_enable_x64", True)
+
+
+def load_fit_with_data(fit, *, paired=None, command: str, hint: str):
+    """A fit with its paired data, for a command that needs the spectra.
+
+    Parameters
+    ----------
+    fit : pathlib.Path
+        The fit file.
+    paired : pathlib.Path or xarray.Dataset, optional
+        A path: the fit's paired file (its checksum must match). A dataset
+        read by :func:`stereo_ppl.io.load_paired`: used when it is the fit's
+        (same checksum). Otherwise the file the fit refers to.
+    command : str
+        The command, named in the error.
+    hint : str
+        How to give the paired file to this command, named in the error.
+
+    Returns
+    -------
+    xarray.DataTree
+
+    Raises
+    ------
+    StereoPPLError
+        If the fit holds no data and its paired file is nowhere to be found,
+        or the file given holds other data.
+    """
+    import xarray as xr
+
+    from ..dims import PAIRED_ENCODING
+    from ..io.fit_data import has_data
+    from ..io.netcdf import attach_paired, describe_reference, find_paired, load_fit
+
+    tree = load_fit(fit, paired=False)
+    if has_data(tree):
+        return tree
+    if isinstance(paired, xr.Dataset):
+        checksum = (paired.encoding.get(PAIRED_ENCODING) or {}).get("paired_checksum")
+        if checksum is not None and checksum == tree.attrs.get("paired_checksum"):
+            return attach_paired(tree, paired, fit_path=fit)
+    elif paired is not None:
+        return attach_paired(tree, paired, fit_path=fit)
+    found = find_paired(tree, fit)
+    if found is not None:
+        return attach_paired(tree, found, fit_path=fit)
+    raise StereoPPLError(
+        f"{fit}: holds no spectra, and {command} needs those of the paired dataset it was "
+        f"fitted to, {describe_reference(tree)}, which is not there; {hint}"
+    )
 
 
 def parse_int_list(text: str, *, what: str) -> list[int]:

@@ -6,8 +6,10 @@ from typing import Annotated
 
 import typer
 
+from ..errors import StereoPPLError
 from .app import app
 from .common import console, error_console, parse_int_list
+from .options import deprecated
 
 __all__ = ["compare", "print_comparison"]
 
@@ -68,10 +70,15 @@ def compare(
     score: Annotated[
         str, typer.Option("--score", help="auto, heldout, kfold or loo (fits with draws).")
     ] = "auto",
-    repeat: Annotated[
+    repeat_choice: Annotated[
         str,
-        typer.Option("--repeat", help="Repeat per c: best (training log joint), mean, or N."),
+        typer.Option(
+            "--repeat-choice",
+            help="Which repeat scores each c: best (highest training log joint), mean (of the "
+            "repeats' per-star scores), or the repeat numbered N.",
+        ),
     ] = "best",
+    repeat: Annotated[str | None, typer.Option("--repeat", hidden=True)] = None,
     rule: Annotated[
         str, typer.Option("--rule", help="How to choose c: one_se or best.")
     ] = "one_se",
@@ -86,7 +93,11 @@ def compare(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Prefix of the outputs (default SWEEP_DIR/compare)."),
+        typer.Option(
+            "--out",
+            help="The comparison table (CSV; default SWEEP_DIR/compare.csv); the figures go "
+            "beside it as NAME_score_vs_c.png and NAME_log_joint.png.",
+        ),
     ] = None,
 ) -> None:
     """Compare the c values of a sweep; write the table (csv) and the figures (png)."""
@@ -95,20 +106,27 @@ def compare(
     from ..plots import plot_log_joint, plot_score_vs_c
     from ..sweep import collect_sweep, sweep_fits
 
-    prefix = out or sweep_dir / "compare"
+    if repeat is not None:
+        deprecated("compare --repeat", "--repeat-choice")
+        repeat_choice = repeat
+    if out is not None and out.suffix.lower() != ".csv":
+        deprecated("compare --out PREFIX", f"--out {out}.csv (the table; figures beside it)")
+        out = out.with_name(out.name + ".csv")
+    table_path = out or sweep_dir / "compare.csv"
+    prefix = table_path.with_suffix("")
     table = collect_sweep(
         sweep_dir, log=lambda line: error_console.print(line, highlight=False, soft_wrap=True)
     )
-    which = repeat if repeat in ("best", "mean") else int(repeat)
+    which = _repeat_choice(repeat_choice)
     comparison = compare_c(table, score=score, repeat=which, method=weights)
     chosen = choose_c(comparison, rule=rule)
     print_comparison(comparison, chosen=chosen, rule=rule)
 
-    written = [atomic_write(f"{prefix}.csv", lambda tmp: comparison.to_csv(tmp))]
+    written = [atomic_write(table_path, lambda tmp: comparison.to_csv(tmp))]
     fig = plot_score_vs_c(table, comparison, chosen=chosen)
     written.append(_save_png(fig, f"{prefix}_score_vs_c.png", atomic_write))
     chosen_cs = parse_int_list(log_joint_c, what="--log-joint-c") if log_joint_c else [chosen]
-    fits = [load_fit(path) for c in chosen_cs for path in sweep_fits(sweep_dir, c)]
+    fits = [load_fit(path, paired=False) for c in chosen_cs for path in sweep_fits(sweep_dir, c)]
     fits = [tree for tree in fits if "log_joint" in tree.children]
     if fits:
         fig = plot_log_joint(fits)
@@ -117,6 +135,14 @@ def compare(
             ax.legend(labels)
         written.append(_save_png(fig, f"{prefix}_log_joint.png", atomic_write))
     console.print("wrote " + ", ".join(str(p) for p in written))
+
+
+def _repeat_choice(text: str) -> str | int:
+    if text in ("best", "mean"):
+        return text
+    if text.isdigit():
+        return int(text)
+    raise StereoPPLError(f"--repeat-choice must be best, mean or a repeat number; got {text!r}")
 
 
 def _save_png(fig, path, atomic_write):

@@ -20,8 +20,7 @@ def run_demo(
     num_latents: list[int],
     seed: int,
     method: str = "exact",
-    num_steps: int | None = None,
-    batch_size: int | None = None,
+    options: dict | None = None,
     heldout_fraction: float,
     num_workers: int | None = None,
     pair: str = "apogee-lamost",
@@ -36,8 +35,8 @@ def run_demo(
     real path. Writes ``PAIRED.nc`` (the prepared paired dataset), ``TRUTH.nc``
     (the truth of the prepared stars, in the same order:
     :func:`stereo_ppl.datasets.files.prepared_truth`), ``fit_cNNN.nc`` per
-    ``c`` (each as soon as it finishes), ``log_joint.png`` (the seed's Fig. 1)
-    and ``summary.csv``.
+    ``c`` (each as soon as it finishes; each refers to ``PAIRED.nc`` instead
+    of holding a copy), ``log_joint.png`` (the seed's Fig. 1) and ``summary.csv``.
 
     Another ``pair`` (``"galah-lamost"``, ``"apogee-galah"``:
     :func:`stereo_ppl.datasets.make_builtin_pair`) skips the files and
@@ -49,8 +48,8 @@ def run_demo(
     ----------
     method : str
         Fitting method (see :func:`stereo_ppl.inference.fit`).
-    num_steps, batch_size : int, optional
-        SVI options (``map`` and ``vi`` only).
+    options : dict, optional
+        Options of the method (e.g. ``num_steps``, ``batch_size`` for ``map``).
     num_workers : int, optional
         Processes reading the files (default: CPU cores, at most 8).
     pair : str
@@ -70,7 +69,7 @@ def run_demo(
     from ..datasets.files import prepared_truth, write_builtin_files
     from ..errors import StereoPPLError
     from ..inference import fit
-    from ..io import atomic_write, save_dataset, save_fit, save_paired
+    from ..io import atomic_write, load_paired, save_dataset, save_fit, save_paired
     from ..plots import plot_log_joint
     from ..prepare import Cuts, prepare_paired
     from .prepare_cmd import print_prepare_summary
@@ -109,8 +108,7 @@ def run_demo(
         print_prepare_summary(result)
         console.print(f"wrote {out / 'PAIRED.nc'} and {out / 'TRUTH.nc'}")
 
-    sgd = {"num_steps": num_steps, "batch_size": batch_size}
-    sgd = {k: v for k, v in sgd.items() if v is not None}
+    paired = load_paired(out / "PAIRED.nc")  # fits of the file refer to it
     key = jax.random.key(seed)  # the same key for every c: the same held-out stars
     trees, rows = [], []
     for c in num_latents:
@@ -122,7 +120,7 @@ def run_demo(
             seed=seed,
             heldout_fraction=heldout_fraction,
             progress=True,
-            **sgd,
+            **dict(options or {}),
         )
         path = save_fit(tree, out / f"fit_c{c:03d}.nc")
         console.print(f"wrote {path}")

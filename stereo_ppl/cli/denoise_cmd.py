@@ -1,13 +1,15 @@
 """``stereo-ppl denoise`` and ``stereo-ppl plot-residuals``."""
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ..errors import StereoPPLError
-from .app import app
-from .common import console, enable_x64, error_console, parse_int_list
+from .app import X64, app
+from .common import console, enable_x64, error_console, load_fit_with_data, parse_int_list
+from .options import Workers, deprecated, parse_workers
 
 __all__ = ["denoise", "plot_residuals_cmd"]
 
@@ -37,9 +39,15 @@ def denoise(
     batch_size: Annotated[
         int, typer.Option("--batch-size", help="Spectra per chunk and per batched solve.")
     ] = 2048,
-    scheduler: Annotated[
-        str | None,
-        typer.Option("--scheduler", help="Address of a dask.distributed scheduler to run on."),
+    workers: Workers = "1",
+    scheduler: Annotated[str | None, typer.Option("--scheduler", hidden=True)] = None,
+    paired: Annotated[
+        Path | None,
+        typer.Option(
+            "--paired",
+            help="The fit's paired dataset, whose spectra give the model error (default: the "
+            "file the fit refers to).",
+        ),
     ] = None,
     prior: Annotated[
         str,
@@ -53,7 +61,7 @@ def denoise(
             "or comma-separated lamost_pixel indices.",
         ),
     ] = "auto",
-    x64: Annotated[bool, typer.Option("--x64", help="Compute in float64.")] = False,
+    x64: X64 = False,
 ) -> None:
     """Denoise LAMOST spectra with FIT's decoder, flag artefacts, write OUT.
 
@@ -66,11 +74,16 @@ def denoise(
 
     from ..denoise import STATUS_CODES, denoise_source, make_setup, open_source
     from ..dims import LAMOST_WAVELENGTH
-    from ..io import load_fit
 
     if batch_size < 1:
         raise StereoPPLError(f"--batch-size must be at least 1, got {batch_size}")
-    tree = load_fit(fit)
+    if scheduler is not None:
+        deprecated("denoise --scheduler ADDRESS", "--workers ADDRESS")
+        workers = scheduler
+    where = parse_workers(workers)
+    tree = load_fit_with_data(
+        fit, paired=paired, command="denoise", hint="give it with --paired PAIRED.nc"
+    )
     wavelength = np.asarray(tree["posterior"][LAMOST_WAVELENGTH].values)
     source = open_source(inputs, grid=wavelength)
     with console.status("preparing the denoiser (model error from the fit's stars)"):
@@ -92,17 +105,18 @@ def denoise(
         "config": json.dumps(config, sort_keys=True),
     }
     try:
-        run = denoise_source(
-            setup,
-            source,
-            out,
-            wavelength=wavelength,
-            batch_size=batch_size,
-            bad_columns=_bad_columns(bad_columns),
-            scheduler=scheduler,
-            progress=True,
-            attrs=attrs,
-        )
+        with _scheduler(where) as address:
+            run = denoise_source(
+                setup,
+                source,
+                out,
+                wavelength=wavelength,
+                batch_size=batch_size,
+                bad_columns=_bad_columns(bad_columns),
+                scheduler=address,
+                progress=True,
+                attrs=attrs,
+            )
     except KeyboardInterrupt:
         error_console.print(
             "interrupted: finished chunks are kept; run the same command again to resume"
@@ -123,6 +137,20 @@ def denoise(
     columns = ", ".join(map(str, run.bad_columns)) or "none"
     console.print(f"{run.num_spectra} spectra: {counts}; bad columns: {columns}")
     console.print(f"wrote {run.path}")
+
+
+@contextlib.contextmanager
+def _scheduler(workers: int | str):
+    """The scheduler address to run on: None for one process, a local cluster for N > 1."""
+    if workers == 1:
+        yield None
+    elif isinstance(workers, str):
+        yield workers
+    else:
+        from distributed import LocalCluster
+
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True) as cluster:
+            yield cluster.scheduler_address
 
 
 @app.command("plot-residuals")
@@ -169,7 +197,7 @@ def plot_residuals_cmd(
         if fit is not None:
             from ..io import load_fit
 
-            grid = load_fit(fit)["posterior"]["lamost_wavelength"].values
+            grid = load_fit(fit, paired=False)["posterior"]["lamost_wavelength"].values
         chunk = open_source(inputs, grid=grid).read(star, star + 1)
         flux, ivar = chunk.flux[0], chunk.ivar[0]
     grid = one["lamost_wavelength"].values

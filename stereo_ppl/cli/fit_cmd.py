@@ -5,23 +5,28 @@ from typing import Annotated
 
 import typer
 
-from ..errors import StereoPPLError
 from .app import X64, BatchSize, Holdout, Seed, app
 from .common import console, enable_x64, parse_name_values, print_summary
+from .options import (
+    BFPriorMean,
+    EvalEvery,
+    Guide,
+    LearningRate,
+    MapSteps,
+    MaxIter,
+    MethodOption,
+    NumParticles,
+    NumSamples,
+    Patience,
+    Rank,
+    Steps,
+    default_method,
+    method_options,
+)
 
 __all__ = ["fit"]
 
 
-_SGD = ("num_steps", "batch_size", "learning_rate", "eval_every")
-#: The options of :func:`stereo_ppl.inference.fit` each method takes.
-_METHOD_OPTIONS = {
-    "map": (*_SGD, "patience"),
-    "exact": ("max_iter", "patience"),
-    "laplace": ("max_iter", "num_samples"),
-    "vi": (*_SGD, "max_iter", "map_steps", "num_samples", "guide", "rank", "num_particles"),
-}
-#: The method each model is fitted by unless ``--method`` says otherwise.
-_DEFAULT_METHOD = {"base": "exact"}
 _MODEL_HELP = (
     "Model: base (seed eq. 1-2), labels (eq. 1-3: labels from z; the paired dataset must "
     "carry labels), latent-z (z ~ Normal(beta_z F1, sigma_z), integrated out; "
@@ -29,25 +34,6 @@ _MODEL_HELP = (
     "(APOGEE errors integrated out; needs apogee_ivar) or mlp (MLP residual decoder). "
     "Models other than base take --method map or vi (latent-z with marginal=false: vi)."
 )
-
-
-def _flag(name: str) -> str:
-    return "--steps" if name == "num_steps" else "--" + name.replace("_", "-")
-
-
-def method_options(method: str, **given) -> dict:
-    """The options in ``given`` (keyword names of :func:`stereo_ppl.inference.fit`) to pass.
-
-    Options left ``None`` keep the method's defaults; an option given for a
-    method that has no use for it is an error (not silently ignored).
-    """
-    if method not in _METHOD_OPTIONS:
-        return {}  # fit() names the known methods
-    given = {name: value for name, value in given.items() if value is not None}
-    unused = [_flag(name) for name in given if name not in _METHOD_OPTIONS[method]]
-    if unused:
-        raise StereoPPLError(f"{', '.join(unused)} does not apply to --method {method}")
-    return given
 
 
 @app.command("fit")
@@ -68,63 +54,42 @@ def fit(
         str | None,
         typer.Option(
             "--method",
-            help="exact (deterministic MAP; the default for --model base), map (AdamW SVI; "
-            "the default for other models), laplace (MAP + the decoder's exact conditional "
-            "posterior) or vi (MAP, then AutoNormal / low-rank SVI).",
+            help="exact (deterministic MAP; the default, as for stereo_ppl.fit), map (AdamW "
+            "SVI; the default for models other than base), laplace (MAP + the decoder's exact "
+            "conditional posterior) or vi (MAP, then AutoNormal / low-rank SVI).",
         ),
     ] = None,
     seed: Seed = 0,
     holdout_fraction: Holdout = 0.2,
-    steps: Annotated[
-        int | None,
-        typer.Option("--steps", help="SVI steps (map: 20000, vi: 1000 by default)."),
-    ] = None,
+    steps: Steps = None,
     batch_size: BatchSize = None,
-    learning_rate: Annotated[
-        float | None,
-        typer.Option("--learning-rate", help="Step size (map: AdamW 1e-3; vi: 0.05 posterior sd)."),
-    ] = None,
-    eval_every: Annotated[
-        int | None, typer.Option("--eval-every", help="SVI steps between records.")
-    ] = None,
-    max_iter: Annotated[
-        int | None, typer.Option("--max-iter", help="Exact solver: largest number of iterations.")
-    ] = None,
-    patience: Annotated[
-        int | None,
+    learning_rate: LearningRate = None,
+    eval_every: EvalEvery = None,
+    max_iter: MaxIter = None,
+    patience: Patience = None,
+    map_steps: MapSteps = None,
+    num_samples: NumSamples = None,
+    guide: Guide = None,
+    rank: Rank = None,
+    num_particles: NumParticles = None,
+    b_f_prior_mean: BFPriorMean = None,
+    option: MethodOption = None,
+    include_data: Annotated[
+        bool,
         typer.Option(
-            "--patience",
-            help="Stop when the held-out log joint has not improved for N records (map: 20) "
-            "or iterations (exact: off) and keep the best.",
+            "--include-data",
+            help="Also write the fit's copies of the paired data (a self-contained file, "
+            "about the paired file's size); by default the fit refers to PAIRED instead.",
         ),
-    ] = None,
-    map_steps: Annotated[
-        int | None,
-        typer.Option(
-            "--map-steps", help="vi of a model other than base: AdamW steps of its MAP stage."
-        ),
-    ] = None,
-    num_samples: Annotated[
-        int | None,
-        typer.Option(
-            "--num-samples", help="Posterior draws (laplace, vi; 100, fewer at very large c)."
-        ),
-    ] = None,
-    guide: Annotated[
-        str | None, typer.Option("--guide", help="VI family: normal (default) or lowrank.")
-    ] = None,
-    rank: Annotated[
-        int | None, typer.Option("--rank", help="Rank of the low-rank VI guide (10).")
-    ] = None,
-    num_particles: Annotated[
-        int | None, typer.Option("--num-particles", help="ELBO samples per VI step (1).")
-    ] = None,
-    b_f_prior_mean: Annotated[
-        float, typer.Option("--b-f-prior-mean", help="Prior mean of b_F (1: flux near 1).")
-    ] = 1.0,
+    ] = False,
     x64: X64 = False,
 ) -> None:
-    """Fit the model with latent size c to PAIRED and write the fit to OUT."""
+    """Fit the model with latent size c to PAIRED and write the fit to OUT.
+
+    OUT holds the fit (parameters, z, log likelihood, traces, held-out stars)
+    and refers to PAIRED by path, size and checksum; commands that need the
+    spectra read them back from PAIRED.
+    """
     enable_x64(x64)
     import jax
 
@@ -136,11 +101,11 @@ def fit(
     model_options = parse_name_values(model_option or [], flag="--model-option")
     variant = get_model(model).configured(model_options)
     model = variant.name
-    if method is None:  # the model's default, or the one method its options allow
-        method = _DEFAULT_METHOD.get(model, "map" if "map" in variant.methods else "vi")
-
+    if method is None:
+        method = default_method(variant.methods)
     options = method_options(
         method,
+        option,
         num_steps=steps,
         batch_size=batch_size,
         learning_rate=learning_rate,
@@ -152,6 +117,7 @@ def fit(
         guide=guide,
         rank=rank,
         num_particles=num_particles,
+        b_F_prior_mean=b_f_prior_mean,
     )
     data = load_paired(paired)
     tree = run_fit(
@@ -164,10 +130,9 @@ def fit(
         seed=seed,
         heldout_fraction=holdout_fraction,
         progress=True,
-        b_F_prior_mean=b_f_prior_mean,
         **options,
     )
-    save_fit(tree, out)
+    save_fit(tree, out, paired=paired, include_data=include_data or None)
     print_summary([fit_summary(tree)])
     if "num_iterations" in tree.attrs:
         console.print(

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from .app import app
-from .common import console, enable_x64, error_console, parse_int_list
+from .app import X64, Seed, app
+from .common import console, enable_x64, error_console, load_fit_with_data, parse_int_list
 
 __all__ = ["ppc", "print_calibration"]
 
@@ -15,7 +15,13 @@ __all__ = ["ppc", "print_calibration"]
 @app.command("ppc")
 def ppc(
     fit: Annotated[Path, typer.Argument(help="Fit (netCDF) written by `stereo-ppl fit`.")],
-    paired: Annotated[Path, typer.Argument(help="Paired dataset (netCDF) on the fit's grids.")],
+    paired: Annotated[
+        Path,
+        typer.Argument(
+            help="Paired dataset (netCDF) on the fit's grids: the fit's own (its held-out stars "
+            "are checked) or other stars."
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="Where to write the checks (netCDF).")],
     num_samples: Annotated[
         int, typer.Option("--num-samples", help="Most predictive draws (posterior thinned).")
@@ -37,8 +43,8 @@ def ppc(
         str | None,
         typer.Option("--obsid", help="Comma-separated obsids for the spectrum figure."),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the PRNG key.")] = 0,
-    x64: Annotated[bool, typer.Option("--x64", help="Compute in float64.")] = False,
+    seed: Seed = 0,
+    x64: X64 = False,
 ) -> None:
     """Draw replicated LAMOST spectra from FIT for the held-out stars of PAIRED.
 
@@ -51,11 +57,16 @@ def ppc(
     import xarray as xr
 
     from ..errors import StereoPPLError
-    from ..io import load_fit, load_paired, save_dataset
+    from ..io import load_paired, save_dataset
     from ..ppc import calibrate, posterior_predictive, select_stars
 
-    tree = load_fit(fit)
     data = load_paired(paired)
+    tree = load_fit_with_data(
+        fit,
+        paired=data,
+        command="ppc",
+        hint="give that file as PAIRED, or put it back where it was",
+    )
     stars = "all" if all_stars else None
     key_ppc, key_cal = jax.random.split(jax.random.key(seed))
     try:

@@ -8,6 +8,7 @@ import typer
 
 from .app import app
 from .common import console, error_console
+from .options import parse_workers
 
 __all__ = ["prepare", "print_prepare_summary"]
 
@@ -110,9 +111,9 @@ def prepare(
         typer.Option("--skip-cut", help=f"Switch a cut off (repeatable): {', '.join(_SKIPPABLE)}."),
     ] = None,
     workers: Annotated[
-        int,
+        str,
         typer.Option("--workers", help="Processes reading files (default: CPU cores, at most 8)."),
-    ] = min(os.cpu_count() or 1, 8),
+    ] = str(min(os.cpu_count() or 1, 8)),
     strict: Annotated[
         bool, typer.Option("--strict", help="Stop at the first bad file instead of skipping it.")
     ] = False,
@@ -153,7 +154,7 @@ def prepare(
         lamost_catalogue=lamost_catalogue,
         cuts=cuts,
         crossmatch_radius=crossmatch_radius * u.arcsec,
-        num_workers=workers,
+        num_workers=parse_workers(workers, local_only=True),
         strict=strict,
         progress=True,
         report=report,

@@ -7,24 +7,30 @@ from typing import Annotated
 import typer
 
 from ..errors import StereoPPLError
-from .app import app
+from .app import X64, BatchSize, Seed, app
 from .common import console, enable_x64, error_console, parse_int_list, parse_name_values
+from .options import (
+    BFPriorMean,
+    EvalEvery,
+    Guide,
+    LearningRate,
+    MapSteps,
+    MaxIter,
+    MethodOption,
+    NumParticles,
+    NumSamples,
+    Patience,
+    Rank,
+    Steps,
+    Workers,
+    default_method,
+    method_options,
+    parse_workers,
+)
 
 __all__ = ["parse_workers", "sweep"]
 
 DEFAULT_C = "2,4,6,8,10,20,50,100,200,500"
-
-
-def parse_workers(text: str) -> int | str:
-    """``"4"`` -> 4 worker processes; ``"tcp://host:8786"`` -> a dask scheduler address."""
-    text = text.strip()
-    if text.isdigit() and int(text) >= 1:
-        return int(text)
-    if "://" in text or (":" in text and text.rsplit(":", 1)[1].isdigit()):
-        return text
-    raise StereoPPLError(
-        f"--workers must be a number of processes or a dask scheduler address; got {text!r}"
-    )
 
 
 @app.command("sweep")
@@ -37,16 +43,17 @@ def sweep(
         str, typer.Option("-c", "--num-latent", help="Comma-separated latent sizes c.")
     ] = DEFAULT_C,
     method: Annotated[
-        str, typer.Option("--method", help="Fitting method: exact, map, vi or laplace.")
-    ] = "exact",
+        str | None,
+        typer.Option(
+            "--method",
+            help="Fitting method: exact (the default for the base model), map, vi or laplace.",
+        ),
+    ] = None,
     repeats: Annotated[
         int, typer.Option("--repeats", help="Fits per c, with different keys and starts.")
     ] = 1,
-    workers: Annotated[
-        str,
-        typer.Option("--workers", help="Worker processes (a number) or a dask scheduler address."),
-    ] = "1",
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the sweep's PRNG key.")] = 0,
+    workers: Workers = "1",
+    seed: Seed = 0,
     holdout_fraction: Annotated[
         float, typer.Option("--holdout-fraction", help="Fraction of stars held out of every fit.")
     ] = 0.2,
@@ -61,13 +68,19 @@ def sweep(
     init_jitter: Annotated[
         float, typer.Option("--init-jitter", help="Jitter relative to each parameter's RMS.")
     ] = 0.3,
-    steps: Annotated[
-        int | None, typer.Option("--steps", help="num_steps of the method (map, vi).")
-    ] = None,
-    option: Annotated[
-        list[str] | None,
-        typer.Option("--option", help="Further method option NAME=VALUE (repeatable)."),
-    ] = None,
+    steps: Steps = None,
+    batch_size: BatchSize = None,
+    learning_rate: LearningRate = None,
+    eval_every: EvalEvery = None,
+    max_iter: MaxIter = None,
+    patience: Patience = None,
+    map_steps: MapSteps = None,
+    num_samples: NumSamples = None,
+    guide: Guide = None,
+    rank: Rank = None,
+    num_particles: NumParticles = None,
+    b_f_prior_mean: BFPriorMean = None,
+    option: MethodOption = None,
     model: Annotated[
         str, typer.Option("--model", help="Model: base (default), labels, latent-z, ...")
     ] = "base",
@@ -75,7 +88,7 @@ def sweep(
         list[str] | None,
         typer.Option("--model-option", help="Model option NAME=VALUE (repeatable)."),
     ] = None,
-    x64: Annotated[bool, typer.Option("--x64", help="Compute in float64.")] = False,
+    x64: X64 = False,
 ) -> None:
     """Fit PAIRED once per (c, repeat), each fit written to OUT_DIR as it finishes.
 
@@ -87,11 +100,28 @@ def sweep(
     enable_x64(x64)
     import jax
 
+    from ..models import get_model
     from ..sweep import SweepConfig, run_sweep
 
-    options = parse_name_values(option or [], flag="--option")
-    if steps is not None:
-        options["num_steps"] = steps
+    model_options = parse_name_values(model_option or [], flag="--model-option")
+    if method is None:
+        method = default_method(get_model(model).configured(model_options).methods)
+    options = method_options(
+        method,
+        option,
+        num_steps=steps,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        eval_every=eval_every,
+        max_iter=max_iter,
+        patience=patience,
+        map_steps=map_steps,
+        num_samples=num_samples,
+        guide=guide,
+        rank=rank,
+        num_particles=num_particles,
+        b_F_prior_mean=b_f_prior_mean,
+    )
     config = SweepConfig(
         method=method,
         heldout_fraction=holdout_fraction,
@@ -100,7 +130,7 @@ def sweep(
         init_jitter=init_jitter,
         options=options,
         model=model,
-        model_options=parse_name_values(model_option or [], flag="--model-option"),
+        model_options=model_options,
     )
     try:
         report = run_sweep(

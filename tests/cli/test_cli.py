@@ -25,7 +25,7 @@ def run_cli(*args):
 @pytest.mark.slow
 def test_demo_writes_paired_fits_figure_and_summary(tmp_path):
     out = tmp_path / "demo"
-    result = runner.invoke(app, ["demo", "--out", str(out), "--num-stars", "60", "-c", "2,4"])
+    result = runner.invoke(app, ["demo", "--out-dir", str(out), "--num-stars", "60", "-c", "2,4"])
     assert result.exit_code == 0, result.output
     names = {p.name for p in out.iterdir()}
     assert {
@@ -89,7 +89,7 @@ def test_fit_command_writes_a_fit(tmp_path):
             ["fit", "{paired}", "-c", "2", "--out", "{tmp}/f.nc", "--method", "nuts"],
             "unknown method 'nuts'",
         ),
-        (["demo", "--out", "{tmp}/d", "-c", "2,x"], "-c must be comma-separated integers"),
+        (["demo", "--out-dir", "{tmp}/d", "-c", "2,x"], "-c must be comma-separated integers"),
         (
             ["fit", "{paired}", "-c", "2", "--out", "{tmp}/f.nc", "--steps", "10"],
             "--steps does not apply to --method exact",

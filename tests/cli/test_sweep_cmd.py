@@ -102,7 +102,7 @@ def test_sweep_in_worker_processes_then_compare(tmp_path, cli_env):
     for path in out.glob("fit_*.nc"):
         assert load_fit(path)["scores"]["heldout_lpd"].size == 1
 
-    shown = CliRunner().invoke(app, ["compare", str(out), "--out", str(tmp_path / "cmp")])
+    shown = CliRunner().invoke(app, ["compare", str(out), "--out", str(tmp_path / "cmp.csv")])
     assert shown.exit_code == 0, shown.output
     assert "chosen c = 1" in shown.output
     for name in ("cmp.csv", "cmp_score_vs_c.png", "cmp_log_joint.png"):
