@@ -5,6 +5,7 @@ from .apvisit import read_apvisit
 from .catalogues import read_allstar, read_lamost_catalogue
 from .errors import SurveyFileError, SurveyFileWarning
 from .galah import air_to_vacuum, ccd_index, galah_file_name, galah_files, read_galah, vacuum_to_air
+from .galah_catalogue import read_galah_catalogue
 from .galah_writer import write_galah_ccd
 from .identify import FileKind, identify, read_spectrum
 from .lamost import read_lamost
@@ -40,6 +41,7 @@ __all__ = [
     "read_apvisit",
     "read_aspcapstar",
     "read_galah",
+    "read_galah_catalogue",
     "read_lamost",
     "read_lamost_catalogue",
     "read_lamost_mrs",

@@ -88,7 +88,21 @@ def _ids(table: Table, name: str) -> np.ndarray:
 
 
 def _obsids(table: Table, name: str) -> np.ndarray:
-    return np.asarray(table[find_column(table, name)]).astype(np.int64)
+    """The obsid column as int64, -1 where masked (a table naming LAMOST files instead)."""
+    return np.ma.filled(np.ma.asarray(table[find_column(table, name)]), -1).astype(np.int64)
+
+
+def _observation_keys(table: Table, obsid: np.ndarray) -> np.ndarray:
+    """One key per LAMOST observation: the obsid, else the ``lamost_file`` name."""
+    keys = obsid.astype(str)
+    if (obsid < 0).any() and any(c.lower() == "lamost_file" for c in table.colnames):
+        files = np.asarray(table[find_column(table, "lamost_file")]).astype(str)
+        keys = np.where(obsid < 0, np.char.add("file:", np.char.strip(files)), keys)
+    return keys
+
+
+def _observation_name(key: str) -> str:
+    return f"LAMOST file {key[5:]}" if key.startswith("file:") else f"obsid {key}"
 
 
 def _score(table: Table, name: str | None) -> np.ndarray:
@@ -159,10 +173,11 @@ def match_by_id(
             f"{kept} (obsid {obsid[kept]}) with the highest {snrz_column}"
         )
     alive = np.array([r for r in alive if r not in dropped], dtype=np.int64)
-    for row, kept in _best_per_group(obsid[alive], alive, snr, rows).items():
+    observation = _observation_keys(joint, obsid)
+    for row, kept in _best_per_group(observation[alive], alive, snr, rows).items():
         dropped[row] = (
-            f"duplicate obsid {obsid[row]} (APOGEE_ID {ids[row]}); kept catalogue row "
-            f"{kept} (APOGEE_ID {ids[kept]}) with the highest {snr_column}"
+            f"duplicate {_observation_name(observation[row])} (APOGEE_ID {ids[row]}); kept "
+            f"catalogue row {kept} (APOGEE_ID {ids[kept]}) with the highest {snr_column}"
         )
     keep = np.array([r not in dropped for r in rows], dtype=bool)
     table = joint[keep]

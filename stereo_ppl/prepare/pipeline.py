@@ -94,7 +94,9 @@ def _read_catalogues(catalogue, lamost_catalogue, radius, cuts: Cuts):
         match = match_by_sky(
             apogee, lamost, radius=radius, snr_column=cuts.snr_column, snrz_column=cuts.snrz_column
         )
-        first = CutCount("catalogue", f"stars of {Path(catalogue).name}", 0, len(apogee))
+        duplicates = apogee.meta.get("num_duplicates", 0)
+        dropped = f" ({duplicates} duplicate rows dropped: EXTRATARG bit 4)" if duplicates else ""
+        first = CutCount("catalogue", f"stars of {Path(catalogue).name}{dropped}", 0, len(apogee))
         step = "crossmatch", f"one LAMOST observation within {radius:g}"
     second = CutCount(*step, first.num_remaining - len(match.table), len(match.table))
     return match, [first, second], joint
@@ -325,6 +327,7 @@ def prepare_paired(
         apogee_flux[k], apogee_ivar[k] = result.apogee_flux, result.apogee_ivar
         lamost_flux[k], lamost_ivar[k] = result.lamost_flux, result.lamost_ivar
         num_missing[i], lamost_z[i], file_ok[i] = result.num_missing, result.z, True
+        obsid[i] = result.obsid  # the file's OBSID where the catalogue names the file
         files[i] = (
             os.path.relpath(task.apogee_path, apogee_dir),
             os.path.relpath(task.lamost_path, lamost_dir),

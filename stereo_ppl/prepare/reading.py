@@ -21,9 +21,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..data.grids import APOGEE_CHIPS, lamost_grid
+from ..data.grids import APOGEE_CHIPS, APOGEE_NUM_PIXELS, lamost_grid
 from ..errors import StereoPPLError
 from ..io import read_aspcapstar, read_lamost
+from ..io.apogee import apogee_chips
 from ..io.errors import SurveyFileError
 from ..preprocess import drop_chip_gaps, preprocess_lamost
 
@@ -42,7 +43,8 @@ class PairTask(NamedTuple):
     apogee_id : str
         The catalogue's APOGEE id (checked against the file where it has one).
     obsid : int
-        The catalogue's obsid (checked against the LAMOST header ``OBSID``).
+        The catalogue's obsid (checked against the LAMOST header ``OBSID``); -1
+        where the catalogue names the file instead (DR1-DR2 files have no ``OBSID``).
     """
 
     index: int
@@ -63,11 +65,14 @@ class PairSpectra(NamedTuple):
     lamost_flux, lamost_ivar : ndarray, shape (3909,), float32
         Rest-frame, continuum-normalised, on :func:`stereo_ppl.data.lamost_grid`.
     num_missing : int
-        On-chip APOGEE pixels with ivar 0.
+        On-chip APOGEE pixels with ivar 0 (on the chips of the file's release).
     z : float
         The LAMOST header redshift used.
     warnings : tuple of (type, str)
         Warnings raised while reading (category, message), to re-emit.
+    obsid : int
+        The catalogue's obsid, or the file's ``OBSID`` where the catalogue
+        named the file instead.
     """
 
     index: int
@@ -78,6 +83,7 @@ class PairSpectra(NamedTuple):
     num_missing: int
     z: float
     warnings: tuple
+    obsid: int
 
 
 class PairFailure(NamedTuple):
@@ -117,16 +123,43 @@ def _read_apogee(task: PairTask):
     except StereoPPLError as exc:
         raise SurveyFileError(str(exc), path=task.apogee_path, hdu=1) from exc
     missing = ivar == 0
-    return np.where(missing, 1.0, flux), ivar, int(missing.sum())
+    return np.where(missing, 1.0, flux), ivar, int((missing & _own_chips(spectrum.release)).sum())
+
+
+def _own_chips(release: str) -> np.ndarray:
+    """Which of the kept (DR13-DR17 chip) pixels lie on the chips of ``release``.
+
+    DR10-DR12 files have narrower chips (7,214 pixels): the pixels they never
+    had stay masked but are not counted as missing.
+
+    Returns
+    -------
+    ndarray, shape (NUM_APOGEE_ON_CHIP,), bool
+    """
+    kept = np.zeros(APOGEE_NUM_PIXELS, dtype=bool)
+    own = np.zeros(APOGEE_NUM_PIXELS, dtype=bool)
+    for (start, stop), (own_start, own_stop) in zip(
+        APOGEE_CHIPS, apogee_chips(release), strict=True
+    ):
+        kept[start:stop], own[own_start:own_stop] = True, True
+    return own[kept]
 
 
 def _read_lamost(task: PairTask):
-    """Observed wavelength, flux, ivar and the header redshift of the LAMOST file."""
+    """Observed wavelength, flux, ivar, the header redshift and the obsid of the LAMOST file."""
     spectrum = read_lamost(task.lamost_path, meta_keys=())
     file_obsid = spectrum.meta.get("OBSID")
-    if file_obsid is not None and int(file_obsid) != task.obsid:
+    if file_obsid is not None and task.obsid >= 0 and int(file_obsid) != task.obsid:
         raise SurveyFileError(
             f"holds OBSID {file_obsid}, but the catalogue row says {task.obsid}",
+            path=task.lamost_path,
+            hdu=0,
+            keyword="OBSID",
+        )
+    if file_obsid is None and task.obsid < 0:
+        raise SurveyFileError(
+            "has no OBSID card (as DR1-DR2 files) and the catalogue names the file without an "
+            "obsid; add the obsid column, or use the file as a later release serves it",
             path=task.lamost_path,
             hdu=0,
             keyword="OBSID",
@@ -136,7 +169,8 @@ def _read_lamost(task: PairTask):
         raise SurveyFileError(
             f"has no usable redshift (Z = {z!r})", path=task.lamost_path, hdu=0, keyword="Z"
         )
-    return spectrum.wavelength.value, spectrum.flux, spectrum.ivar, float(z)
+    obsid = task.obsid if task.obsid >= 0 else int(file_obsid)
+    return spectrum.wavelength.value, spectrum.flux, spectrum.ivar, float(z), obsid
 
 
 def read_pairs(tasks: Sequence[PairTask]) -> list[PairSpectra | PairFailure]:
@@ -201,6 +235,7 @@ def read_pairs(tasks: Sequence[PairTask]) -> list[PairSpectra | PairFailure]:
                     apogee[2],
                     lamost[3],
                     recorded,
+                    lamost[4],
                 )
     return results
 

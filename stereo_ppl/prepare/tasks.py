@@ -42,10 +42,12 @@ def star_ids(table: Table, apogee_id_column: str, obsid_column: str):
     -------
     apogee_id : ndarray, shape (num_rows,), str
     obsid : ndarray, shape (num_rows,), int64
+        -1 where the catalogue has none (a table naming the LAMOST files).
     row : ndarray, shape (num_rows,), int64
     """
     ids = np.array([_text(v) for v in table[find_column(table, apogee_id_column)]], dtype=str)
-    obsid = np.asarray(table[find_column(table, obsid_column)]).astype(np.int64)
+    obsid = np.ma.filled(np.ma.asarray(table[find_column(table, obsid_column)]), -1)
+    obsid = obsid.astype(np.int64)
     rows = (
         np.asarray(table[ROW_COLUMN], dtype=np.int64)
         if ROW_COLUMN in table.colnames
