@@ -13,6 +13,7 @@ from .lamost_mrs import read_lamost_mrs
 from .locate import FileIndex, index_apogee_files, index_lamost_files, lamost_key
 from .netcdf import atomic_write, load_fit, load_paired, save_dataset, save_fit, save_paired
 from .spectrum import Spectrum, from_spectrum1d, to_spectrum1d
+from .specutils_io import register_specutils_loaders
 from .summary import describe_file
 from .writers import lamost_file_name, write_aspcapstar, write_catalogue, write_lamost_dr4
 
@@ -46,6 +47,7 @@ __all__ = [
     "read_lamost_catalogue",
     "read_lamost_mrs",
     "read_spectrum",
+    "register_specutils_loaders",
     "save_dataset",
     "save_fit",
     "save_paired",
