@@ -22,7 +22,6 @@ extensions = [
     "sphinx.ext.viewcode",
     "numpydoc",
     "myst_nb",
-    "sphinx_click",
     "sphinx_copybutton",
     "stereo_docs",
 ]
