@@ -20,7 +20,7 @@ XDIST  := -n auto --maxprocesses 4 --dist loadfile
 
 # the notebooks run on copies (nbmake --overwrite keeps their outputs there), so that
 # `make docs` renders the tutorials without running them a second time
-NBRUN  := docs/_build/notebooks
+NBRUN  := docs/_executed
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -43,4 +43,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_map.py
 
 clean:
-	rm -rf $(VENV) $(OUT) docs/_build docs/api/generated docs/api/stereo_ppl*.rst docs/tutorials/*.ipynb
+	rm -rf $(VENV) $(OUT) docs/_build docs/_executed docs/api/generated docs/api/stereo_ppl*.rst docs/tutorials/*.ipynb

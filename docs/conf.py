@@ -28,7 +28,7 @@ extensions = [
 
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 root_doc = "index"
-exclude_patterns = ["_build", "_templates", "_intersphinx", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "_executed", "_templates", "_intersphinx", "Thumbs.db", ".DS_Store"]
 templates_path = ["_templates"]
 
 # -- API reference: autosummary stubs from the pages that stereo_docs writes from __all__
@@ -42,7 +42,7 @@ numpydoc_validation_checks = set()
 numpydoc_xref_param_type = False
 
 # -- notebooks (myst-nb): the tutorials are staged into tutorials/ by stereo_docs, already
-# executed by the test run where it left them in _build/notebooks; others run here ("auto"
+# executed by the test run where it left them in _executed/; others run here ("auto"
 # executes only notebooks without outputs). STEREO_PPL_DOCS_EXECUTE=off|force overrides.
 nb_execution_mode = os.environ.get("STEREO_PPL_DOCS_EXECUTE", "auto")
 nb_execution_timeout = 900

@@ -6,7 +6,7 @@ Everything here derives pages from the code, so that the documentation follows i
   (the package itself and each submodule with an ``__all__``), listing every name of its
   ``__all__`` in ``autosummary`` tables; autosummary then generates one stub page per name.
 * :func:`stage_notebooks` copies the notebooks of ``notebooks/`` into ``docs/tutorials/``,
-  preferring copies that the test run has already executed (``docs/_build/notebooks``).
+  preferring copies that the test run has already executed (``docs/_executed``).
 * the ``stereo-codes`` directive renders a code table (``{code: name}``) such as
   :data:`stereo_ppl.denoise.ARTEFACT_CODES` as a table.
 
@@ -29,7 +29,7 @@ DOCS = Path(__file__).resolve().parents[1]
 ROOT = DOCS.parent
 API_DIR = DOCS / "api"
 #: executed copies of the notebooks, written by ``make test`` (nbmake --overwrite)
-EXECUTED_DIR = DOCS / "_build" / "notebooks"
+EXECUTED_DIR = DOCS / "_executed"
 TUTORIALS_DIR = DOCS / "tutorials"
 NOTEBOOKS_DIR = ROOT / "notebooks"
 
