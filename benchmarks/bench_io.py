@@ -12,6 +12,9 @@ files split the same way; the methods take turns over ``--rounds`` parts of
 the pairs, so that a change of load falls on all alike), the benchmark times:
 
 * ``raw astropy``: ``fits.open`` and the data of every HDU, nothing else;
+* ``raw fitsio`` (with ``--fitsio``, where the ``fitsio`` package is
+  installed): the same with ``fitsio`` (a C reader, cfitsio), to tell whether
+  it would open many small files faster than astropy;
 * ``prepare reading``: the survey readers as ``prepare`` calls them
   (:func:`~stereo_ppl.io.read_aspcapstar` without the results table unless the
   primary header lacks the id, :func:`~stereo_ppl.io.read_lamost` with only
@@ -31,10 +34,11 @@ Prints a table: files per second and the fraction of the raw astropy rate with
 the same number of workers (end to end: of the mean of the raw rates before
 and after it), with the load average (on a shared machine, compare rows of
 one run). Run ``python benchmarks/bench_io.py [--num-pairs 10000]
-[--workers 1,2] [--lamost-grid observed|builtin] [--full-readers]``.
+[--workers 1,2] [--lamost-grid observed|builtin] [--full-readers] [--fitsio]``.
 """
 
 import argparse
+import importlib.util
 import multiprocessing
 import os
 import platform
@@ -71,6 +75,21 @@ def raw_read(pairs):
                 for hdu in hdul:
                     data = hdu.data
                     if data is not None:
+                        total += float(np.asarray(data).view(np.uint8)[:1].sum())
+    return total
+
+
+def raw_fitsio_read(pairs):
+    """As :func:`raw_read`, with ``fitsio`` (cfitsio) instead of astropy."""
+    import fitsio
+
+    total = 0.0
+    for pair in pairs:
+        for path in pair[:2]:
+            with fitsio.FITS(path) as hdul:
+                for hdu in hdul:
+                    if hdu.has_data():
+                        data = hdu.read()
                         total += float(np.asarray(data).view(np.uint8)[:1].sum())
     return total
 
@@ -218,17 +237,25 @@ def main(argv=None):
     parser.add_argument(
         "--full-readers", action="store_true", help="also time the readers' defaults"
     )
+    parser.add_argument(
+        "--fitsio", action="store_true", help="also time raw reading with fitsio (if installed)"
+    )
     parser.add_argument("--dir", type=Path, default=None, help="where to write (default: temp)")
     args = parser.parse_args(argv)
     workers = [int(w) for w in args.workers.split(",")]
     methods = {
         "raw astropy": raw_read,
+        "raw fitsio": raw_fitsio_read,
         "prepare reading": prepare_read,
         "full readers": full_read,
         "prepare read+preprocess": worker_read,
     }
     if not args.full_readers:
         del methods["full readers"]
+    if args.fitsio and importlib.util.find_spec("fitsio") is None:
+        print("fitsio is not installed: its row is left out")
+    if not args.fitsio or importlib.util.find_spec("fitsio") is None:
+        del methods["raw fitsio"]
 
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         files, pairs, line = make_files(args.num_pairs, Path(tmp), args.lamost_grid)

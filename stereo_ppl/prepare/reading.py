@@ -17,6 +17,7 @@ slowest (a table's column definitions; a header card's value parsed in some
 
 import warnings
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -126,6 +127,7 @@ def _read_apogee(task: PairTask):
     return np.where(missing, 1.0, flux), ivar, int((missing & _own_chips(spectrum.release)).sum())
 
 
+@lru_cache(maxsize=8)
 def _own_chips(release: str) -> np.ndarray:
     """Which of the kept (DR13-DR17 chip) pixels lie on the chips of ``release``.
 
@@ -135,6 +137,7 @@ def _own_chips(release: str) -> np.ndarray:
     Returns
     -------
     ndarray, shape (NUM_APOGEE_ON_CHIP,), bool
+        Read-only (cached per release).
     """
     kept = np.zeros(APOGEE_NUM_PIXELS, dtype=bool)
     own = np.zeros(APOGEE_NUM_PIXELS, dtype=bool)
@@ -142,7 +145,9 @@ def _own_chips(release: str) -> np.ndarray:
         APOGEE_CHIPS, apogee_chips(release), strict=True
     ):
         kept[start:stop], own[own_start:own_stop] = True, True
-    return own[kept]
+    own = own[kept]
+    own.setflags(write=False)
+    return own
 
 
 def _read_lamost(task: PairTask):
