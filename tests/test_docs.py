@@ -117,14 +117,21 @@ def test_tutorials_use_the_executed_notebooks_only_when_their_code_is_current(
     _notebook(source / "a.ipynb", ["print(1)"], outputs=False)
     _notebook(source / "b.ipynb", ["print(2)"], outputs=False)
     _notebook(source / "c.ipynb", ["print(3)"], outputs=False)
+    _notebook(source / "d.ipynb", ["raise ValueError"], outputs=False)
     _notebook(executed / "a.ipynb", ["print(1)"], outputs=True)  # current: used
     _notebook(executed / "b.ipynb", ["print(0)"], outputs=True)  # stale code: not used
-    (target.mkdir())
+    _notebook(executed / "d.ipynb", ["raise ValueError"], outputs=True)  # failed: not used
+    failed = json.loads((executed / "d.ipynb").read_text())
+    failed["cells"][1]["outputs"] = [
+        {"output_type": "error", "ename": "E", "evalue": "", "traceback": []}
+    ]
+    (executed / "d.ipynb").write_text(json.dumps(failed))
+    target.mkdir()
     (target / "gone.ipynb").write_text("{}")  # a notebook removed from notebooks/
 
     used = stereo_docs.stage_notebooks(source, executed, target)
 
-    assert used == {"a": "executed", "b": "source", "c": "source"}
+    assert used == {"a": "executed", "b": "source", "c": "source", "d": "source"}
     assert (target / "a.ipynb").read_bytes() == (executed / "a.ipynb").read_bytes()
     assert (target / "b.ipynb").read_bytes() == (source / "b.ipynb").read_bytes()
     assert not (target / "gone.ipynb").exists()

@@ -238,8 +238,15 @@ def _code_cells(path: Path) -> list[str]:
 
 
 def _has_outputs(path: Path) -> bool:
+    """Whether the notebook has outputs, none of them an error (a run that failed)."""
     notebook = json.loads(path.read_text())
-    return any(cell.get("outputs") for cell in notebook["cells"] if cell["cell_type"] == "code")
+    outputs = [
+        output
+        for cell in notebook["cells"]
+        if cell["cell_type"] == "code"
+        for output in cell.get("outputs", ())
+    ]
+    return bool(outputs) and not any(out.get("output_type") == "error" for out in outputs)
 
 
 def stage_notebooks(
@@ -248,9 +255,9 @@ def stage_notebooks(
     """Copy each notebook into the tutorials folder; returns ``{name: "executed"|"source"}``.
 
     An executed copy (from the test run) is used when its code cells are those of the
-    notebook in ``notebooks/`` and it has outputs; otherwise the notebook itself is copied
-    and myst-nb executes it during the build (``nb_execution_mode = "auto"`` runs only
-    notebooks without outputs).
+    notebook in ``notebooks/`` and it has outputs and no error; otherwise the notebook
+    itself is copied and myst-nb executes it during the build (``nb_execution_mode =
+    "auto"`` runs only notebooks without outputs).
     """
     target.mkdir(parents=True, exist_ok=True)
     used = {}
@@ -450,6 +457,8 @@ def _process_docstring(app, what, name, obj, options, lines):
         lines.clear()
     if what == "data" and not "\n".join(lines).strip():
         lines[:] = _constant_doc(name, obj)
+    if type(obj).__name__ == "Typer" and not "\n".join(lines).strip():
+        lines[:] = ["The ``stereo-ppl`` command-line application (typer); see :doc:`/cli`.", ""]
 
 
 def _cli_directive():
