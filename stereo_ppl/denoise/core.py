@@ -20,7 +20,15 @@ from .flags import ArtefactThresholds, classify, searchable_range
 from .linalg import Decoder, pixel_variance, solve_normal
 from .runs import RUN_WIDTHS
 from .solves import NUM_STEP
-from .stages import clip_stage, plain_fit, prepare, refine_stage, step_stage
+from .stages import (
+    clip_stage,
+    misfit_stage,
+    plain_fit,
+    prepare,
+    refine_stage,
+    scaled_residual,
+    step_stage,
+)
 
 __all__ = [
     "BLOCK_SIZE",
@@ -61,9 +69,9 @@ class DenoiseSetup(NamedTuple):
         ``(lo, hi)``: candidate step centres ``lo <= k < hi``; ``(0, 0)``: none.
     error_scale : float
         The global error scale ``a`` of the reported ``1 / ivar``.
-    run_scale : array, shape (len(RUN_WIDTHS), m), optional
-        Scatter of the run detector's box statistics across the fit's stars
-        (:mod:`.runs`); None: 1.
+    run_scatter : array, shape (len(RUN_WIDTHS), m), optional
+        Scatter ``S`` (flux units) of the run detector's boxes across the fit's
+        stars (:mod:`.runs`); None: 0.
     info : tuple of (str, str)
         How the noise model and searches were set up, for the output's attributes.
     """
@@ -74,7 +82,7 @@ class DenoiseSetup(NamedTuple):
     sky: jax.Array
     step_range: tuple[int, int]
     error_scale: float = 1.0
-    run_scale: jax.Array | None = None
+    run_scatter: jax.Array | None = None
     info: tuple = ()
 
 
@@ -128,14 +136,17 @@ class DenoiseResult(NamedTuple):
     step_scale: jax.Array
 
 
-@partial(jax.jit, static_argnames=("step_range", "thresholds", "robust"))
-def _denoise(noise, bad_column, sky, flux, ivar, *, step_range, thresholds, robust):
+@partial(jax.jit, static_argnames=("step_range", "thresholds", "robust", "misfit"))
+def _denoise(noise, bad_column, sky, flux, ivar, *, step_range, thresholds, robust, misfit):
     """One block through the stages of :mod:`.stages`, then the flags and outputs."""
     decoder = noise.decoder
     block = prepare(decoder, noise.scatter, noise.error_scale, flux, ivar)
     fit = plain_fit(decoder, block)
     if robust:
         fit = clip_stage(decoder, block, fit, thresholds=thresholds)
+        if misfit:
+            block = misfit_stage(block, fit, thresholds=thresholds)
+            fit = fit._replace(u=scaled_residual(block, fit.fitted))
         if step_range[1] > step_range[0]:
             fit = step_stage(
                 decoder, block, fit, bad_column, step_range=step_range, thresholds=thresholds
@@ -150,7 +161,7 @@ class _Noise(NamedTuple):
     decoder: Decoder
     scatter: jax.Array
     error_scale: jax.Array
-    run_scale: jax.Array
+    run_scatter: jax.Array
 
 
 def _outputs(noise, block, fit, bad_column, sky, thresholds) -> DenoiseResult:
@@ -165,7 +176,16 @@ def _outputs(noise, block, fit, bad_column, sky, thresholds) -> DenoiseResult:
     good_row = status == 0
     # materialise u once: otherwise XLA recomputes it inside every shifted view
     u = jax.lax.optimization_barrier(fit.u)
-    artefact = classify(u, usable, fit.step_mask, bad_column, sky, thresholds, noise.run_scale)
+    artefact = classify(
+        u,
+        usable,
+        fit.step_mask,
+        bad_column,
+        sky,
+        thresholds,
+        inv_sd=block.flag_inv_sd,
+        run_scatter=noise.run_scatter[:, None, :] * block.misfit[None, :, None],
+    )
     # materialised once: otherwise every consumer recomputes the whole classification
     artefact = jax.lax.optimization_barrier(
         jnp.where(good_row[:, None], artefact, 0).astype(jnp.int8)
@@ -225,6 +245,7 @@ def denoise_batch(
     *,
     thresholds: ArtefactThresholds | None = None,
     robust: bool = True,
+    misfit: bool = True,
     block_size: int = BLOCK_SIZE,
     workers: int | None = None,
     out: DenoiseResult | None = None,
@@ -251,6 +272,9 @@ def denoise_batch(
     robust : bool
         False: one plain weighted least-squares solve, flagged from its
         residuals (no clipping, no step fit, no re-estimation).
+    misfit : bool
+        Scale ``s_p`` by each spectrum's own misfit for the flags
+        (:func:`~.stages.misfit_stage`); False: the calibrated ``s_p``.
     block_size : int
         Spectra per compiled kernel call.
     workers : int, optional
@@ -280,15 +304,16 @@ def denoise_batch(
         "step_range": step_range,
         "thresholds": resolved_thresholds(setup, thresholds),
         "robust": robust,
+        "misfit": bool(robust and misfit),
     }
-    run_scale = setup.run_scale
-    if run_scale is None:
-        run_scale = np.ones((len(RUN_WIDTHS), m), dtype)
+    run_scatter = setup.run_scatter
+    if run_scatter is None:
+        run_scatter = np.zeros((len(RUN_WIDTHS), m), dtype)
     noise = _Noise(
         setup.decoder,
         jnp.asarray(setup.scatter, dtype),
         jnp.asarray(setup.error_scale, dtype),
-        jnp.asarray(run_scale, dtype),
+        jnp.asarray(run_scatter, dtype),
     )
     fixed = (noise, setup.bad_column, setup.sky)
 

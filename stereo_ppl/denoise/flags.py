@@ -19,9 +19,9 @@ the three detectors that can fire on such a spectrum:
   two-sided normal quantile for ``m`` pixels;
 * runs: a box of ``w`` pixels (``w`` in :data:`RUN_WIDTHS`) whose residual sum
   over ``sqrt(w)`` exceeds ``run`` (Bonferroni over the ``m`` positions and
-  the widths), after dividing by the box's own scatter across the fit's stars
-  (``run_scale``; misfit that recurs at a wavelength is scatter, not an
-  artefact);
+  the widths), the box's own scatter across the fit's stars included
+  (``run_scatter``, :mod:`.runs`; misfit that recurs at a wavelength is
+  scatter, not an artefact);
 * steps: :func:`step_statistic` (jump and splice glitch in quadrature, a
   chi-square with 2 degrees of freedom without a step) above ``step**2``
   (Bonferroni over the candidate centres), confirmed by the local fit of
@@ -338,7 +338,8 @@ def classify(
     bad_column: jax.Array,
     sky: jax.Array,
     thresholds: ArtefactThresholds,
-    run_scale: jax.Array | None = None,
+    inv_sd: jax.Array | None = None,
+    run_scatter: jax.Array | None = None,
 ) -> jax.Array:
     """Artefact code of every pixel from the final scaled residuals.
 
@@ -354,9 +355,11 @@ def classify(
         Known bad columns (code 3) and sky-line pixels (code 4).
     thresholds : ArtefactThresholds
         Resolved (no None left).
-    run_scale : array, shape (len(RUN_WIDTHS), m), optional
-        Scatter of the run detector's box statistics across the fit's stars
-        (default 1).
+    inv_sd : array, shape (n, m), optional
+        Inverse effective standard deviation of each pixel (flux units; needed
+        with ``run_scatter``).
+    run_scatter : array, shape (len(RUN_WIDTHS), 1 or n, m), optional
+        Scatter ``S`` of the run detector's boxes (:mod:`.runs`; default 0).
 
     Returns
     -------
@@ -405,11 +408,12 @@ def classify(
     code = jnp.where(cosmic, 1, code)
     if t.run_width > 0:
         known = core & (sky | bad_column)[None, :]
-        scale = run_scale
-        if scale is None:
-            scale = jnp.ones((len(RUN_WIDTHS), u.shape[-1]), u.dtype)
+        if run_scatter is None:
+            inv_sd = jnp.ones_like(u)
+            run_scatter = jnp.zeros((len(RUN_WIDTHS), 1, u.shape[-1]), u.dtype)
         exclude = cosmic | known | step_mask
-        code = jnp.where(run_mask(x, good, core, exclude, scale, t) & ~known, 5, code)
+        run = run_mask(x, inv_sd, good, core, exclude, run_scatter, t)
+        code = jnp.where(run & ~known, 5, code)
     code = jnp.where(core & sky[None, :], 4, code)
     code = jnp.where(core & bad_column[None, :], 3, code)
     code = jnp.where(step_mask & good, 2, code)

@@ -3,17 +3,25 @@
 A run (code 5) is a stretch of adjacent pixels offset the same way, each
 perhaps below the single-pixel threshold. The detector sums the scaled
 residuals ``u`` (clipped at ``±clip``, cosmic rays and other known flags left
-out) over boxes of :data:`RUN_WIDTHS` pixels; without an artefact
-``sum / sqrt(w)`` is standard normal, divided by ``run_scale`` (the box's own
-scatter across the fit's stars, where neighbouring pixels' misfits add up).
+out) over boxes of :data:`RUN_WIDTHS` pixels. Where the decoder cannot
+describe a line, neighbouring pixels' misfits add up: with a common offset of
+standard deviation ``S`` (flux units, the box's scatter across the fit's
+stars, ``run_scatter``) the sum has variance ``count + S^2 (sum inv_sd)^2``
+(``inv_sd`` the pixels' inverse effective standard deviations), so
+
+    T = sum(u) / sqrt(count + S^2 (sum inv_sd)^2)
+
+is standard normal without an artefact, at any S/N.
 Where it exceeds the threshold, the box's pixels of its sign join the
 flagged pixels; stretches of at least ``run_width`` same-signed pixels are runs.
 """
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 
-__all__ = ["RUN_WIDTHS", "box_statistics", "run_mask", "window_sum"]
+__all__ = ["RUN_WIDTHS", "BoxSums", "box_statistics", "box_sums", "run_mask", "window_sum"]
 
 #: Widths (pixels) of the boxes the run detector sums the residuals over.
 RUN_WIDTHS = (4, 8, 16)
@@ -32,30 +40,50 @@ def _window_sum_back(x: jax.Array, width: int) -> jax.Array:
     return window_sum(jnp.pad(x, ((0, 0), (width - 1, 0))), width)[:, :m]
 
 
-def box_statistics(u: jax.Array, use: jax.Array, *, clip: float) -> jax.Array:
-    """``sum(clip(u)) / sqrt(count)`` over boxes of every width, starting at every pixel.
+class BoxSums(NamedTuple):
+    """Sums over boxes of every width of :data:`RUN_WIDTHS`, starting at every pixel.
+
+    Attributes
+    ----------
+    total : array, shape (len(RUN_WIDTHS), n, m)
+        ``sum(clip(u))``.
+    count : array, shape (len(RUN_WIDTHS), n, m)
+        Pixels that count.
+    weight : array, shape (len(RUN_WIDTHS), n, m)
+        ``sum(inv_sd)``.
+    """
+
+    total: jax.Array
+    count: jax.Array
+    weight: jax.Array
+
+
+def box_sums(u: jax.Array, inv_sd: jax.Array, use: jax.Array, *, clip: float) -> BoxSums:
+    """The :class:`BoxSums` of scaled residuals ``u`` (n, m) over pixels ``use``."""
+    x = jnp.where(use, jnp.clip(u, -clip, clip), 0.0)
+    g = use.astype(u.dtype)
+    s = jnp.where(use, inv_sd, 0.0)
+    parts = [[window_sum(a, width) for width in RUN_WIDTHS] for a in (x, g, s)]
+    return BoxSums(*(jnp.stack(p) for p in parts))
+
+
+def box_statistics(sums: BoxSums, run_scatter: jax.Array) -> jax.Array:
+    """``T`` of every box (see the module docstring); 0 where under half its pixels count.
 
     Parameters
     ----------
-    u : array, shape (n, m)
-        Scaled residuals.
-    use : array of bool, shape (n, m)
-        Pixels that count.
-    clip : float
+    sums : BoxSums
+    run_scatter : array, shape (len(RUN_WIDTHS), 1 or n, m)
+        ``S`` of each box (flux units; by start pixel).
 
     Returns
     -------
     array, shape (len(RUN_WIDTHS), n, m)
-        0 where fewer than half the box's pixels count.
     """
-    x = jnp.where(use, jnp.clip(u, -clip, clip), 0.0)
-    g = use.astype(u.dtype)
-    out = []
-    for width in RUN_WIDTHS:
-        count = window_sum(g, width)
-        stat = window_sum(x, width) * jax.lax.rsqrt(jnp.maximum(count, 1.0))
-        out.append(jnp.where(count >= 0.5 * width, stat, 0.0))
-    return jnp.stack(out)
+    widths = jnp.asarray(RUN_WIDTHS, sums.count.dtype)[:, None, None]
+    variance = sums.count + (run_scatter * sums.weight) ** 2
+    stat = sums.total * jax.lax.rsqrt(jnp.maximum(variance, 1.0))
+    return jnp.where(sums.count >= 0.5 * widths, stat, 0.0)
 
 
 def _stretch(candidate: jax.Array, length: int) -> jax.Array:
@@ -67,10 +95,11 @@ def _stretch(candidate: jax.Array, length: int) -> jax.Array:
 
 def run_mask(
     u: jax.Array,
+    inv_sd: jax.Array,
     good: jax.Array,
     core: jax.Array,
     exclude: jax.Array,
-    run_scale: jax.Array,
+    run_scatter: jax.Array,
     thresholds,
 ) -> jax.Array:
     """Pixels in runs of same-signed offset pixels.
@@ -79,6 +108,8 @@ def run_mask(
     ----------
     u : array, shape (n, m)
         Scaled residuals.
+    inv_sd : array, shape (n, m)
+        Inverse effective standard deviation of each pixel (flux units).
     good : array of bool, shape (n, m)
         Usable pixels.
     core : array of bool, shape (n, m)
@@ -86,8 +117,8 @@ def run_mask(
     exclude : array of bool, shape (n, m)
         Flagged pixels left out of the box sums (cosmic rays, bad columns,
         sky lines, step joins).
-    run_scale : array, shape (len(RUN_WIDTHS), m)
-        Scatter of each box statistic across the fit's stars (1: none).
+    run_scatter : array, shape (len(RUN_WIDTHS), 1 or n, m)
+        ``S`` of each box (0: none).
     thresholds : ~stereo_ppl.denoise.flags.ArtefactThresholds
         Resolved (``run`` and ``run_width`` set).
 
@@ -96,7 +127,8 @@ def run_mask(
     array of bool, shape (n, m)
     """
     t = thresholds
-    stats = box_statistics(u, good & ~exclude, clip=t.clip) / run_scale[:, None, :]
+    sums = box_sums(u, inv_sd, good & ~exclude, clip=t.clip)
+    stats = box_statistics(sums, run_scatter)
     up, down = core & (u > 0), core & (u < 0)
     for k, width in enumerate(RUN_WIDTHS):
         for sign, sig in ((1, stats[k] > t.run), (-1, stats[k] < -t.run)):

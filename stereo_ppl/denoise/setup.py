@@ -17,13 +17,13 @@ from ..inference.results import params_from_datatree
 from .core import DenoiseSetup, denoise_batch
 from .flags import ArtefactThresholds, searchable_range
 from .linalg import Decoder, make_decoder, pair_products
-from .runs import RUN_WIDTHS, box_statistics
+from .runs import RUN_WIDTHS, box_sums
 
 __all__ = [
     "DEFAULT_SKY_LINES",
     "DEFAULT_STEP_RANGE",
     "PRIORS",
-    "estimate_run_scale",
+    "estimate_run_scatter",
     "estimate_scatter",
     "find_bad_columns",
     "latent_prior",
@@ -230,16 +230,16 @@ def make_setup(
     if values.shape != (m,) or not np.all(np.isfinite(values) & (values >= 0)):
         raise StereoPPLError(f"scatter must be {m} finite values >= 0")
     setup = setup._replace(scatter=jnp.asarray(values, dtype))
-    run_scale = estimate_run_scale(setup, observed, ivar, batch_size=batch_size)
+    run_scatter = estimate_run_scatter(setup, observed, ivar, batch_size=batch_size)
     a_how = "the fit's posterior mean" if fit_scale is not None else "1 (reported errors)"
     info = (
         ("noise_model", "F2 ~ Normal(F2_hat, a^2 / ivar + s_p^2)"),
         ("noise_error_scale", f"{error_scale:.6g}: {a_how}"),
         ("noise_scatter", how),
-        ("run_scale", f"from {len(stars)} of the fit's stars (estimate_run_scale)"),
+        ("run_scatter", f"from {len(stars)} of the fit's stars (estimate_run_scatter)"),
         ("step_search", search_note),
     )
-    return setup._replace(run_scale=jnp.asarray(run_scale, dtype), info=info)
+    return setup._replace(run_scatter=jnp.asarray(run_scatter, dtype), info=info)
 
 
 def _model_flux(result, shape) -> np.ndarray:
@@ -271,33 +271,63 @@ def _quantile_scale(d2, var, good, *, quantile, floor=0.0) -> np.ndarray:
     return np.where(good.any(axis=0), hi, floor)
 
 
+def _pooled_ml_scatter(d2, var, good, *, half: int, cap: float = 25.0) -> np.ndarray:
+    """Per pixel, the maximum-likelihood ``s`` of ``d ~ Normal(0, var + s^2)`` within ±``half``.
+
+    Each term's ``d^2 / (var + s^2)`` is capped at ``cap`` (a 5-sigma
+    winsorisation: a point artefact left in does not inflate ``s``); the score
+    is solved by bisection on ``s^2`` (60 steps).
+    """
+    width = 2 * half + 1
+    pad = ((0, 0), (half, half))
+
+    def windows(x, fill):
+        return np.lib.stride_tricks.sliding_window_view(
+            np.pad(x, pad, constant_values=fill), width, axis=1
+        )
+
+    d2w, vw, gw = windows(d2, 0.0), windows(np.where(good, var, 1.0), 1.0), windows(good, False)
+
+    def score(s2):
+        total = vw + s2[None, :, None]
+        return np.sum(np.where(gw, (np.minimum(d2w / total, cap) - 1.0) / total, 0.0), axis=(0, 2))
+
+    lo = np.zeros(d2.shape[1])
+    hi = np.maximum(np.max(np.where(gw, d2w, 0.0), axis=(0, 2)), 1e-30)
+    positive = score(lo) > 0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        up = score(mid) > 0
+        lo = np.where(up, mid, lo)
+        hi = np.where(up, hi, mid)
+    return np.where(positive & gw.any(axis=(0, 2)), np.sqrt(0.5 * (lo + hi)), 0.0)
+
+
 def estimate_scatter(
     setup: DenoiseSetup,
     flux: np.ndarray,
     ivar: np.ndarray,
     *,
-    quantile: float = 0.98,
-    smooth: int = 5,
+    halfwidth: int = 2,
     batch_size: int = 1024,
 ) -> np.ndarray:
     """The intrinsic scatter ``s_p`` per pixel, from spectra the decoder should describe.
 
     Each spectrum is denoised robustly with ``s_p = 0`` (steps fitted,
-    outliers down-weighted); then for each pixel ``s_p`` is the smallest
-    value with ``|F2 - model| <= 2.326 sqrt(a^2 / ivar + s_p^2)`` at
-    ``quantile`` of the spectra (by bisection), and a running median over
-    ``smooth`` pixels removes single-pixel spikes (bad columns, coincident
-    cosmic rays) while keeping line-wide misfits.
+    outliers down-weighted); its residuals ``d = F2 - model`` are then taken
+    as ``Normal(0, a^2 / ivar + s_p^2)``, and ``s_p`` is the maximum-likelihood
+    value pooled over the pixels within ``halfwidth`` of ``p`` (a decoder's
+    misfit spans a line's width), with the pixels the first pass typed as
+    cosmic rays, steps or bad columns left out and each term winsorised at
+    5 sigma.
 
     Parameters
     ----------
     setup : DenoiseSetup
     flux, ivar : array, shape (n, m)
         Spectra on the fit's grid (e.g. the fit's held-out stars).
-    quantile : float
-        Fraction of spectra covered at 2.326 sigma (the normal 99th percentile).
-    smooth : int
-        Width of the running median, pixels (odd).
+    halfwidth : int
+        Pixels pooled on each side.
     batch_size : int
 
     Returns
@@ -312,27 +342,20 @@ def estimate_scatter(
     for start in range(0, flux.shape[0], batch_size):
         part = slice(start, start + batch_size)
         result = denoise_batch(setup, flux[part], ivar[part])
-        kstar = np.asarray(result.step_pixel)[:, None]
-        pixel = np.arange(flux.shape[1])[None, :]
         w = np.where(np.isfinite(ivar[part]) & np.isfinite(flux[part]), ivar[part], 0.0)
-        w = np.where((np.abs(pixel - kstar) <= 1) & (kstar >= 0), 0.0, w)
+        point = np.isin(np.asarray(result.artefact), (1, 2, 3))
+        w = np.where(point, 0.0, w)
         model = _model_flux(result, flux[part].shape)
         parts.append(np.where(w > 0, flux[part] - model, 0.0) ** 2)
         weights.append(w.astype(np.float64))
     d2 = np.concatenate(parts)
     w = np.concatenate(weights)
     good = w > 0
-    var = np.where(good, float(setup.error_scale) ** 2 / np.where(good, w, 1.0), np.inf)
-    error = _quantile_scale(d2, var, good, quantile=quantile)
-    if smooth > 1:
-        half = smooth // 2
-        padded = np.pad(error, half, mode="edge")
-        windows = np.lib.stride_tricks.sliding_window_view(padded, smooth)
-        error = np.median(windows, axis=-1)
-    return error
+    var = np.where(good, float(setup.error_scale) ** 2 / np.where(good, w, 1.0), 1.0)
+    return _pooled_ml_scatter(d2, var, good, half=halfwidth)
 
 
-def estimate_run_scale(
+def estimate_run_scatter(
     setup: DenoiseSetup,
     flux: np.ndarray,
     ivar: np.ndarray,
@@ -340,14 +363,13 @@ def estimate_run_scale(
     quantile: float = 0.98,
     batch_size: int = 1024,
 ) -> np.ndarray:
-    """Scatter of the run detector's box statistics at each pixel across spectra.
+    """Scatter ``S`` (flux units) of the run detector's boxes across spectra.
 
     Neighbouring pixels' misfits of a decoder that cannot describe a line add
-    up in a box: its statistic (:func:`~.runs.box_statistics`, standard
-    normal for independent residuals) is wider there. For each width and
-    start pixel the scale is the smallest value ``>= 1`` with
-    ``|statistic| <= 2.326 scale`` at ``quantile`` of the spectra (flagged
-    pixels left out).
+    up in a box (:mod:`.runs`). For each width and start pixel, ``S`` is the
+    smallest value ``>= 0`` with ``|sum u| <= 2.326 sqrt(count + S^2 (sum
+    inv_sd)^2)`` at ``quantile`` of the spectra (flagged pixels left out), as
+    :func:`estimate_scatter` does for single pixels.
 
     Parameters
     ----------
@@ -366,22 +388,29 @@ def estimate_run_scale(
     ivar = np.asarray(ivar)
     m = flux.shape[1]
     if flux.shape[0] == 0:
-        return np.ones((len(RUN_WIDTHS), m))
+        return np.zeros((len(RUN_WIDTHS), m))
     clip = ArtefactThresholds().clip
-    stats = []
+    a2 = float(setup.error_scale) ** 2
+    s2 = np.asarray(setup.scatter, np.float64) ** 2
+    parts = []
     for start in range(0, flux.shape[0], batch_size):
         part = slice(start, start + batch_size)
         result = denoise_batch(setup, flux[part], ivar[part])
-        use = (np.asarray(result.artefact) == 0) & (ivar[part] > 0) & np.isfinite(flux[part])
-        r = jnp.asarray(result.residual)
-        stats.append(np.asarray(box_statistics(r, jnp.asarray(use), clip=clip), np.float64))
-    stats = np.concatenate(stats, axis=1)
-    good = stats != 0.0
+        w = np.where(np.isfinite(ivar[part]), ivar[part], 0.0)
+        use = (np.asarray(result.artefact) == 0) & (w > 0) & np.isfinite(flux[part])
+        inv_sd = np.where(use, 1.0 / np.sqrt(a2 / np.where(use, w, 1.0) + s2), 0.0)
+        sums = box_sums(
+            jnp.asarray(result.residual), jnp.asarray(inv_sd), jnp.asarray(use), clip=clip
+        )
+        parts.append([np.asarray(x, np.float64) for x in sums])
+    total, count, weight = (np.concatenate([p[i] for p in parts], axis=1) for i in range(3))
+    good = (count >= 0.5 * np.asarray(RUN_WIDTHS)[:, None, None]) & (weight > 0)
+    weight = np.where(good, weight, 1.0)
     out = np.empty((len(RUN_WIDTHS), m))
     for k in range(len(RUN_WIDTHS)):
-        s2 = stats[k] ** 2
-        # ``2.326^2 (0 + scale^2)`` : the statistic's scale with no floor variance
-        out[k] = _quantile_scale(s2, np.zeros_like(s2), good[k], quantile=quantile, floor=1.0)
+        d2 = (total[k] / weight[k]) ** 2
+        var = count[k] / weight[k] ** 2
+        out[k] = _quantile_scale(d2, var, good[k], quantile=quantile)
     return out
 
 
@@ -454,14 +483,16 @@ def setup_arrays(setup: DenoiseSetup) -> dict:
     }
     out["decoder.packed"] = np.asarray(setup.decoder.packed)
     m = setup.decoder.b_F.shape[0]
-    run_scale = setup.run_scale
+    run_scatter = setup.run_scatter
     out.update(
         scatter=np.asarray(setup.scatter),
         bad_column=np.asarray(setup.bad_column),
         sky=np.asarray(setup.sky),
         step_range=np.asarray(setup.step_range),
         error_scale=np.asarray(float(setup.error_scale)),
-        run_scale=np.ones((len(RUN_WIDTHS), m)) if run_scale is None else np.asarray(run_scale),
+        run_scatter=np.zeros((len(RUN_WIDTHS), m))
+        if run_scatter is None
+        else np.asarray(run_scatter),
         info=np.asarray(json.dumps(list(setup.info))),
     )
     return out
@@ -490,6 +521,6 @@ def setup_from_arrays(arrays: dict) -> DenoiseSetup:
         jnp.asarray(arrays["sky"]),
         tuple(int(v) for v in arrays["step_range"]),
         error_scale=float(arrays["error_scale"]),
-        run_scale=jnp.asarray(arrays["run_scale"]),
+        run_scatter=jnp.asarray(arrays["run_scatter"]),
         info=tuple(tuple(item) for item in json.loads(str(arrays["info"]))),
     )

@@ -7,6 +7,8 @@
 2. :func:`plain_fit`: one weighted least-squares solve for ``z``;
 3. :func:`clip_stage`: pixels beyond ``clip`` removed, ``z`` solved again
    without a step (a huge cosmic ray no longer drags ``z``);
+   :func:`misfit_stage`: the spectrum's own scatter scale, which the
+   detectors then use;
 4. :func:`step_stage`: a step searched in the residuals, its centre located by
    a local fit and kept only where that fit says so (else back to stage 3);
 5. :func:`refine_stage`: ``num_iter`` re-estimations with outliers clipped and
@@ -26,7 +28,16 @@ from .linalg import Decoder, normal_matrices
 from .solves import removed, solve_plain, solve_with_step
 from .steps import locate_step
 
-__all__ = ["Block", "Fit", "clip_stage", "plain_fit", "prepare", "refine_stage", "step_stage"]
+__all__ = [
+    "Block",
+    "Fit",
+    "clip_stage",
+    "misfit_stage",
+    "plain_fit",
+    "prepare",
+    "refine_stage",
+    "step_stage",
+]
 
 
 class Block(NamedTuple):
@@ -45,9 +56,18 @@ class Block(NamedTuple):
     num_good : array, shape (n,)
         Usable pixels per spectrum.
     inv_sd : array, shape (n, m)
-        ``1 / sqrt(a^2 / ivar + s_p^2)``; 0 where unusable.
+        ``1 / sqrt(a^2 / ivar + s_p^2)``: the calibrated model; 0 where unusable.
     normal0 : array, shape (n, c, c)
         ``B^T W B`` over all usable pixels.
+    noise_var : array, shape (n, m)
+        ``a^2 / ivar`` (1 where unusable).
+    scatter2 : array, shape (m,)
+        ``s_p^2``.
+    misfit : array, shape (n,)
+        ``kappa``: this spectrum's scatter relative to ``s_p`` (at least 1;
+        :func:`misfit_stage`).
+    flag_inv_sd : array, shape (n, m)
+        ``1 / sqrt(a^2 / ivar + kappa^2 s_p^2)``, what the detectors scale by.
     """
 
     flux: jax.Array
@@ -57,6 +77,10 @@ class Block(NamedTuple):
     num_good: jax.Array
     inv_sd: jax.Array
     normal0: jax.Array
+    noise_var: jax.Array
+    scatter2: jax.Array
+    misfit: jax.Array
+    flag_inv_sd: jax.Array
 
 
 class Fit(NamedTuple):
@@ -108,14 +132,46 @@ def prepare(decoder: Decoder, scatter: jax.Array, error_scale: jax.Array, flux, 
     weight = jnp.where(usable, ivar, 0.0)
     y = jnp.where(usable, flux - decoder.b_F, 0.0)
     num_good = jnp.sum(usable.astype(dtype), axis=-1)
-    variance = error_scale**2 / jnp.where(usable, weight, 1.0) + scatter**2
-    inv_sd = jnp.where(usable, jax.lax.rsqrt(variance), 0.0)
-    return Block(flux, usable, weight, y, num_good, inv_sd, normal_matrices(decoder, weight))
+    noise_var = error_scale**2 / jnp.where(usable, weight, 1.0)
+    scatter2 = scatter**2
+    inv_sd = jnp.where(usable, jax.lax.rsqrt(noise_var + scatter2), 0.0)
+    normal0 = normal_matrices(decoder, weight)
+    misfit = jnp.ones(flux.shape[0], dtype)
+    return Block(
+        flux, usable, weight, y, num_good, inv_sd, normal0, noise_var, scatter2, misfit, inv_sd
+    )
+
+
+def misfit_stage(block: Block, fit: Fit, *, thresholds: ArtefactThresholds) -> Block:
+    """The spectrum's own scatter scale ``kappa``, and the detectors' scaling with it.
+
+    A star the decoder describes worse than the fit's stars on average has
+    misfits larger than ``s_p`` wherever ``s_p`` is large (in its lines). With
+    ``E[d_p^2] = a^2 / ivar_p + kappa^2 s_p^2`` for the residuals ``d`` of
+    ``fit`` (pixels beyond ``clip`` left out), ``kappa^2`` is the weighted
+    least-squares estimate (weights ``1 / (a^2 / ivar + s_p^2)^2``, the
+    inverse variance of ``d^2`` at ``kappa = 1``), at least 1. The flags then
+    test for artefacts given this star's own misfit; the residual, chi-square
+    and anomaly p-value keep the calibrated model (``kappa = 1``).
+    """
+    use = block.usable & (jnp.abs(fit.u) < thresholds.clip)
+    d = block.y - fit.fitted - fit.step_part
+    base = block.noise_var + block.scatter2
+    w = jnp.where(use, 1.0 / (base * base), 0.0)
+    num = jnp.sum(w * (d * d - block.noise_var) * block.scatter2, -1)
+    den = jnp.sum(w * block.scatter2 * block.scatter2, -1)
+    kappa2 = jnp.maximum(num / jnp.maximum(den, 1e-30), 1.0)
+    kappa2 = jnp.where(den > 0, kappa2, 1.0)
+    flag_inv_sd = jnp.where(
+        block.usable, jax.lax.rsqrt(block.noise_var + kappa2[:, None] * block.scatter2), 0.0
+    )
+    return block._replace(misfit=jnp.sqrt(kappa2), flag_inv_sd=flag_inv_sd)
 
 
 def scaled_residual(block: Block, fit_y: jax.Array) -> jax.Array:
-    """``(y - fit_y) inv_sd`` over the spectrum's robust scale (:func:`~.flags.robust_scale`)."""
-    r = jax.lax.optimization_barrier(jnp.where(block.usable, (block.y - fit_y) * block.inv_sd, 0.0))
+    """``(y - fit_y) flag_inv_sd`` over the robust scale (:func:`~.flags.robust_scale`)."""
+    r = jnp.where(block.usable, (block.y - fit_y) * block.flag_inv_sd, 0.0)
+    r = jax.lax.optimization_barrier(r)
     return jax.lax.optimization_barrier(r / robust_scale(r, block.num_good)[:, None])
 
 
@@ -259,12 +315,14 @@ def step_stage(
     b = decoder.b_F
     # in spectra with a step locate_step leaves out spikes itself
     near = clean & ~(outlier & ~on[:, None])
-    r_step = jnp.where(block.usable, (block.y - trial.fitted - trial.step_part) * block.inv_sd, 0.0)
+    r_step = jnp.where(
+        block.usable, (block.y - trial.fitted - trial.step_part) * block.flag_inv_sd, 0.0
+    )
     scale = robust_scale(r_step, block.num_good)
     kstar, ratio, local, glitch = locate_step(
         block.y - trial.fitted,
         trial.fitted + b,
-        block.inv_sd / scale[:, None],
+        block.flag_inv_sd / scale[:, None],
         near,
         kstar,
         reach=t.step_refine,
