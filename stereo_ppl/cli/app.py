@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from .common import enable_x64, parse_int_list
-from .options import DEFAULT_METHOD, deprecated, method_options, parse_workers
+from .options import deprecated, method_options, parse_workers
 
 __all__ = ["X64", "BatchSize", "Holdout", "Seed", "app"]
 
@@ -79,6 +79,7 @@ def demo(
         deprecated("demo --out DIR", "--out-dir DIR")
         out_dir = out
     enable_x64(x64)
+    from ..inference import DEFAULT_METHOD
     from .demo import run_demo
 
     method = method or DEFAULT_METHOD

@@ -20,7 +20,6 @@ from .options import (
     Patience,
     Rank,
     Steps,
-    default_method,
     method_options,
 )
 
@@ -94,6 +93,7 @@ def fit(
     import jax
 
     from ..compare import fit_summary
+    from ..inference import default_method
     from ..inference import fit as run_fit
     from ..io import load_paired, save_fit
     from ..models import get_model
@@ -102,7 +102,7 @@ def fit(
     variant = get_model(model).configured(model_options)
     model = variant.name
     if method is None:
-        method = default_method(variant.methods)
+        method = default_method(variant)
     options = method_options(
         method,
         option,

@@ -15,7 +15,6 @@ from ..errors import StereoPPLError
 from .common import error_console, parse_name_values
 
 __all__ = [
-    "DEFAULT_METHOD",
     "BFPriorMean",
     "EvalEvery",
     "Guide",
@@ -29,16 +28,11 @@ __all__ = [
     "Rank",
     "Steps",
     "Workers",
-    "default_method",
     "deprecated",
     "method_option_names",
     "method_options",
     "parse_workers",
 ]
-
-#: The method of ``stereo_ppl.fit`` and of every command when ``--method`` is not given
-#: (for the base model; a model variant takes its first method, see :func:`default_method`).
-DEFAULT_METHOD = "exact"
 
 Steps = Annotated[
     int | None, typer.Option("--steps", help="SVI steps (map: 20000, vi: 1000 by default).")
@@ -190,11 +184,6 @@ def method_options(method: str, items: list[str] | None, **flags) -> dict:
             f"(its options: {', '.join(allowed)})"
         )
     return options
-
-
-def default_method(methods: tuple[str, ...]) -> str:
-    """:data:`DEFAULT_METHOD`, or the first of a model's ``methods`` when it has no use for it."""
-    return DEFAULT_METHOD if DEFAULT_METHOD in methods else methods[0]
 
 
 def parse_workers(text: str, *, local_only: bool = False) -> int | str:

@@ -23,7 +23,6 @@ from .options import (
     Rank,
     Steps,
     Workers,
-    default_method,
     method_options,
     parse_workers,
 )
@@ -100,12 +99,13 @@ def sweep(
     enable_x64(x64)
     import jax
 
+    from ..inference import default_method
     from ..models import get_model
     from ..sweep import SweepConfig, run_sweep
 
     model_options = parse_name_values(model_option or [], flag="--model-option")
     if method is None:
-        method = default_method(get_model(model).configured(model_options).methods)
+        method = default_method(get_model(model).configured(model_options))
     options = method_options(
         method,
         option,
