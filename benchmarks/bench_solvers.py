@@ -13,7 +13,7 @@ stars (``--scale 5``: five times more stars), the methods
   iterate for them (not a MAP; the held-out stars stay unseen), timed cold;
 * ``pls``: scikit-learn's ``PLSRegression`` of F2 on F1 (unweighted, masked
   pixels filled with the pixel's weighted mean);
-* ``rrr``: unweighted reduced-rank (ridge) regression (:func:`rrr_init`);
+* ``rrr``: unweighted reduced-rank (ridge) regression (:func:`~stereo_ppl.models.eq12.rrr_start`);
 * ``pollux``: pollux 0.1.0's ``LVM`` with one affine output per survey (per-star
   latents), fitted by its own alternating least squares ``optimize_iterative``
   (10 GB peak at c = 200; at c = 500 it outgrows 24 GB in its first cycle and
@@ -60,8 +60,8 @@ from stereo_ppl.datasets import make_builtin
 from stereo_ppl.inference import ModelData, fit_map, model_data, split_stars
 from stereo_ppl.inference.exact import solve_exact
 from stereo_ppl.inference.exact_setup import log_joint_and_grad
-from stereo_ppl.inference.init import rrr_init
 from stereo_ppl.models import DEFAULT_B_F_PRIOR_MEAN
+from stereo_ppl.models.eq12 import rrr_start
 
 __all__ = ["SWEEP", "denoise", "load", "main", "noise_rmse", "score"]
 
@@ -297,7 +297,7 @@ def run_pls(c, data, seed):
 def run_rrr(c, data, seed):
     train = tuple(jnp.asarray(data["train"][k]) for k in ("f1", "ivar", "f2"))
     tic = time.perf_counter()
-    params = jax.block_until_ready(rrr_init(ModelData(*train), num_latent=c))
+    params = jax.block_until_ready(rrr_start(*ModelData(*train), num_latent=c))
     seconds = time.perf_counter() - tic
     return {
         "params": {k: np.asarray(v) for k, v in params.items()},

@@ -9,6 +9,7 @@ The main entry points, re-exported here::
     prepare_paired survey files + catalogue -> paired dataset (cross-match, cuts)
     fit            fit a paired dataset (exact, map, laplace, vi), returning an ArviZ DataTree
     save_fit, load_fit, save_paired, load_paired   netCDF files
+    predict        a fit's survey-2 spectrum of any star (any model), with its uncertainty
     params_from_datatree, predict_lamost            use a fit with NumPy
     run_sweep, compare_c                            choose c
     posterior_predictive, calibrate                 posterior predictive checks
@@ -36,6 +37,7 @@ _EXPORTS = {
     "make_paired": "data",
     "params_from_datatree": "inference",
     "posterior_predictive": "ppc",
+    "predict": "inference",
     "predict_lamost": "compare",
     "prepare_paired": "prepare",
     "rrr_model": "models",
@@ -75,6 +77,7 @@ __all__ = [
     "make_paired",
     "params_from_datatree",
     "posterior_predictive",
+    "predict",
     "predict_lamost",
     "prepare_paired",
     "rrr_model",

@@ -3,13 +3,17 @@
 import numpy as np
 import xarray as xr
 
-from ..inference.results import params_from_datatree
+from ..inference.predict import predict
+from ..models import eq12
 
 __all__ = ["fit_summary", "predict_lamost"]
 
 
 def predict_lamost(params: dict, apogee_flux: np.ndarray) -> np.ndarray:
     """Survey-2 flux predicted from survey-1 flux by eq. 1–2.
+
+    :func:`stereo_ppl.models.eq12.predict_mean`; for any fit's own model use
+    :func:`stereo_ppl.predict`.
 
     Parameters
     ----------
@@ -21,10 +25,8 @@ def predict_lamost(params: dict, apogee_flux: np.ndarray) -> np.ndarray:
     Returns
     -------
     ndarray, shape (num_stars, num_lamost_pixels)
-        ``beta_F @ (beta_z @ F1) + b_F`` for each star.
     """
-    z = apogee_flux @ params["beta_z"].T
-    return z @ params["beta_F"].T + params["b_F"]
+    return eq12.predict_mean(params, apogee_flux)
 
 
 def fit_summary(tree: xr.DataTree) -> dict:
@@ -37,7 +39,8 @@ def fit_summary(tree: xr.DataTree) -> dict:
         ``train_log_joint`` and
         ``heldout_log_joint`` (at the returned step), and
         ``heldout_chi2_per_pixel``: mean of ``(F2 - F2_hat)^2 * ivar`` over the
-        usable pixels of held-out stars, with ``F2_hat`` predicted from F1
+        usable pixels of held-out stars, with ``F2_hat`` predicted from F1 by
+        the fit's own model (:func:`stereo_ppl.predict`)
         (1 means the prediction is as good as the noise allows; artefacts
         such as cosmic rays raise it), and ``heldout_chi2_median``, its median
         over the same pixels (robust to artefacts; 0.455 for pure noise).
@@ -61,11 +64,11 @@ def fit_summary(tree: xr.DataTree) -> dict:
         row["train_log_joint"] = float(at["train"])
         row["heldout_log_joint"] = float(at["heldout"])
     if heldout.any():
-        params = params_from_datatree(tree)
         f1 = np.asarray(const["apogee_flux"].values[heldout], dtype=np.float64)
         ivar = np.asarray(const["lamost_ivar"].values[heldout], dtype=np.float64)
         flux = tree["observed_data"]["lamost_flux"].values[heldout]
-        chi2 = ((flux - predict_lamost(params, f1)) ** 2 * ivar)[ivar > 0]
+        mean = predict(tree, apogee_flux=f1)["lamost_flux"].values
+        chi2 = ((flux - mean) ** 2 * ivar)[ivar > 0]
         row["heldout_chi2_per_pixel"] = float(chi2.mean())
         row["heldout_chi2_median"] = float(np.median(chi2))
     return row

@@ -18,7 +18,9 @@ __all__ = [
     "check_same_grid",
     "describe_pixel",
     "describe_star",
+    "dim_coords",
     "survey_names",
+    "unfillable_pixels",
     "validate_paired",
 ]
 
@@ -71,6 +73,16 @@ def describe_star(ds: xr.Dataset, index: int) -> str:
     return f"star {index} ({', '.join(ids)})" if ids else f"star {index}"
 
 
+def dim_coords(obj, dim: str) -> dict:
+    """The coordinates of ``obj`` along ``dim`` alone (an index coordinate or not).
+
+    Works on a Dataset, DataArray or DataTree node, whether or not ``dim``
+    has an index coordinate of its own (a valid paired dataset may carry only
+    ``apogee_id``/``obsid`` on ``star``).
+    """
+    return {name: coord for name, coord in obj.coords.items() if coord.dims == (dim,)}
+
+
 def describe_pixel(ds: xr.Dataset, dim: str, index: int) -> str:
     """Name pixel ``index`` along ``dim`` by position and wavelength."""
     wl_name = _WAVELENGTH.get(dim)
@@ -79,6 +91,15 @@ def describe_pixel(ds: xr.Dataset, dim: str, index: int) -> str:
         unit = wl.attrs.get("units", "")
         return f"{dim} {index} ({wl_name}={float(wl.values[index]):.3f} {unit})".replace(" )", ")")
     return f"{dim} {index}"
+
+
+def unfillable_pixels(ds: xr.Dataset, bad) -> PairedDataError:
+    """The error for survey-1 pixels ``bad`` (indices) that are bad in every training star."""
+    more = f" ({len(bad) - 1} more pixels like it)" if len(bad) > 1 else ""
+    return PairedDataError(
+        f"{describe_pixel(ds, 'apogee_pixel', int(bad[0]))} is bad (apogee_ivar == 0) in every "
+        f"training star, so it has no mean to be filled with{more}; drop that pixel"
+    )
 
 
 def _fail_at(ds: xr.Dataset, name: str, bad: np.ndarray, problem: str, hint: str = "") -> None:

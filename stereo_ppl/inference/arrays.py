@@ -8,10 +8,10 @@ import numpy as np
 import xarray as xr
 from numpyro.infer.util import log_density
 
-from ..data.validate import describe_pixel
+from ..data.validate import unfillable_pixels
 from ..dims import APOGEE_PIXEL
 from ..errors import FitConfigError, PairedDataError
-from ..models import rrr_model
+from ..models import eq12, rrr_model
 
 __all__ = [
     "FilledApogee",
@@ -212,20 +212,11 @@ def _survey1_good(paired: xr.Dataset):
 
 
 def _good_mean(paired: xr.Dataset, flux: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Mean over stars of ``flux`` (k, P1) where ``known``; raise naming a pixel with none."""
-    count = known.sum(axis=0)
-    if np.any(count == 0):
-        pixel = int(np.flatnonzero(count == 0)[0])
-        more = (
-            f" ({int((count == 0).sum()) - 1} more pixels like it)"
-            if (count == 0).sum() > 1
-            else ""
-        )
-        raise PairedDataError(
-            f"{describe_pixel(paired, APOGEE_PIXEL, pixel)} is bad (apogee_ivar == 0) in every "
-            f"training star, so it has no mean to be filled with{more}; drop that pixel"
-        )
-    return np.where(known, flux, 0.0).sum(axis=0, dtype=np.float64) / count
+    """:func:`~stereo_ppl.models.eq12.fill_values`; raise naming a pixel with no good value."""
+    try:
+        return eq12.fill_values(flux, known)
+    except ValueError as exc:
+        raise unfillable_pixels(paired, exc.args[1]) from None
 
 
 def _fill(paired, flux, good, mean) -> FilledApogee:

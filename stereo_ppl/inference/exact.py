@@ -52,7 +52,7 @@ from .arrays import check_num_latent
 from .exact_state import SolverState, full_params
 from .progress import progress_bar
 
-__all__ = ["ExactResult", "ExactTrace", "solve_exact"]
+__all__ = ["ExactResult", "ExactTrace", "exact_start", "solve_exact"]
 
 _ALS_GAIN = 1e-3  # leave block minimisation when a sweep gains less (relative)
 _MAX_ALS = 25
@@ -138,6 +138,37 @@ class ExactResult(NamedTuple):
     converged: bool
     stop_reason: str
     best_iteration: int
+
+
+def exact_start(
+    apogee_flux,
+    lamost_flux,
+    lamost_ivar,
+    *,
+    num_latent: int,
+    b_F_prior_mean: float = DEFAULT_B_F_PRIOR_MEAN,
+) -> dict:
+    """The exact solver's own start: weighted reduced-rank ridge regression, balanced.
+
+    Parameters
+    ----------
+    apogee_flux : array, shape (n, P1)
+        Finite survey-1 flux (bad pixels filled).
+    lamost_flux, lamost_ivar : array, shape (n, P2)
+    num_latent : int
+    b_F_prior_mean : float
+
+    Returns
+    -------
+    dict
+        ``beta_z`` (c, P1), ``beta_F`` (P2, c), ``b_F`` (P2,) in the input's float dtype.
+    """
+    f1, f2, ivar, dtype = S.validated(apogee_flux, lamost_flux, lamost_ivar)
+    kappa, omega = L.separable_weights(ivar)
+    space = L.row_space(f1, kappa)
+    start = S.start_params(space, f2, ivar, kappa, omega, num_latent, None, f1.shape)
+    a, bf, b = L.balance(*start, space, b_prior_mean=float(b_F_prior_mean))
+    return full_params(space, a, bf, b, dtype)
 
 
 def solve_exact(

@@ -21,12 +21,20 @@ from .loglik import log_likelihood_per_star, model_log_likelihood_per_star
 from .methods import LOCAL_GROUP, RUNNERS, TRAIN_STAR
 from .results import fit_datatree
 
-__all__ = ["METHODS", "MODEL_NAMES", "fit"]
+__all__ = ["DEFAULT_METHOD", "METHODS", "MODEL_NAMES", "default_method", "fit"]
 
+#: The method :func:`fit` and ``stereo-ppl fit`` use unless told otherwise.
+DEFAULT_METHOD = "exact"
 #: Fitting methods :func:`fit` knows.
 METHODS = tuple(RUNNERS)
 #: Models :func:`fit` knows (:data:`stereo_ppl.models.MODELS`).
 MODEL_NAMES = tuple(MODELS)
+
+
+def default_method(model) -> str:
+    """:data:`DEFAULT_METHOD` if ``model`` (a name or variant) takes it, else its first method."""
+    variant = get_model(model)
+    return DEFAULT_METHOD if DEFAULT_METHOD in variant.methods else variant.methods[0]
 
 
 def _heldout_indices(heldout, num_stars: int) -> np.ndarray:
@@ -43,7 +51,7 @@ def fit(
     num_latent: int,
     model: str = "base",
     model_options: dict | None = None,
-    method: str = "map",
+    method: str | None = None,
     heldout_fraction: float = 0.2,
     heldout=None,
     seed: int | None = None,
@@ -78,7 +86,9 @@ def fit(
         Keyword options of the model function, among the variant's
         ``option_names`` (e.g. ``{"num_hidden": 32, "activation": "gelu"}``
         for ``"mlp"``; ``{"sigma_z": 0.01}`` fixes latent-z's ``sigma_z``).
-    method : {"map", "exact", "laplace", "vi"}
+    method : {"exact", "map", "laplace", "vi"}, optional
+        Default :data:`DEFAULT_METHOD` (``"exact"``) for the models it fits,
+        ``"map"`` for the others (:func:`default_method`).
         ``"exact"``: deterministic MAP (:func:`~.exact.solve_exact`);
         ``"map"``: SVI with ``AutoDelta`` and AdamW (:func:`~.map.fit_map`);
         ``"laplace"``: exact MAP plus the decoder's exact Gaussian posterior
@@ -114,9 +124,10 @@ def fit(
         ``num_filled_apogee_pixels`` and ``num_stars_filled_apogee`` count
         the filled survey-1 pixels and the stars that had any.
     """
+    variant = get_model(model).configured(model_options)
+    method = default_method(variant) if method is None else method
     if method not in RUNNERS:
         raise FitConfigError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    variant = get_model(model).configured(model_options)
     if method not in variant.methods:
         why = " (it fits the base model only)" if method in ("exact", "laplace") else ""
         raise FitConfigError(

@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..models import eq12
+
 __all__ = ["decoder_precision_diag", "sample_decoder"]
 
 
@@ -112,7 +114,7 @@ def decoder_precision_diag(params, apogee_flux, lamost_ivar):
     dict
         Arrays of the shapes of ``params``.
     """
-    z = apogee_flux @ params["beta_z"].T
+    z = eq12.encode(params["beta_z"], apogee_flux)
     return {
         "beta_z": 1.0 + (lamost_ivar @ params["beta_F"] ** 2).T @ apogee_flux**2,
         "beta_F": 1.0 + lamost_ivar.T @ z**2,

@@ -13,10 +13,9 @@ from numpyro.infer.autoguide import AutoDelta
 from numpyro.infer.initialization import init_to_value
 
 from ..errors import FitConfigError
-from ..models import DEFAULT_B_F_PRIOR_MEAN, ModelVariant, get_model
+from ..models import DEFAULT_B_F_PRIOR_MEAN, ModelVariant, eq12, get_model
 from .arrays import ModelData, VariantData, as_variant_data, check_num_latent, log_joint_fn
 from .exact import solve_exact
-from .init import rrr_init
 from .progress import progress_bar
 
 __all__ = ["LogJointTrace", "MapResult", "fit_map", "initial_params", "starting_point"]
@@ -124,7 +123,7 @@ def starting_point(
             b_F_prior_mean=b_F_prior_mean,
         ).params
     elif init == "rrr":
-        params = rrr_init(train.base, num_latent=num_latent)
+        params = eq12.rrr_start(*train.base, num_latent=num_latent)
     elif init == "random":
         params = initial_params(rng_key, train.base, num_latent=num_latent)
     elif isinstance(init, dict):
@@ -195,7 +194,7 @@ def fit_map(
         records; ``None`` never stops early.
     init : {"rrr", "random", "exact"} or dict
         Starting point: ``"rrr"`` (default) the unweighted reduced-rank
-        regression of :func:`~stereo_ppl.inference.init.rrr_init`, ``"random"``
+        regression of :func:`~stereo_ppl.models.eq12.rrr_start`, ``"random"``
         small random values (:func:`initial_params`), ``"exact"`` the base
         model's exact MAP (:func:`~stereo_ppl.inference.exact.solve_exact`;
         a model variant then refines it), or a dict of

@@ -16,7 +16,7 @@ import xarray as xr
 
 from ..dims import STEP
 from ..errors import FitConfigError
-from ..models import DEFAULT_B_F_PRIOR_MEAN, get_model
+from ..models import DEFAULT_B_F_PRIOR_MEAN, eq12, get_model
 from .arrays import ModelData, VariantData, as_variant_data, log_joint_fn
 from .exact import solve_exact
 from .laplace import sample_decoder
@@ -169,7 +169,7 @@ def run_laplace(key, train, heldout, *, num_latent, progress, **options):
     params, log_joint, attrs = _exact(
         key_map, train, heldout, num_latent, progress, b_mean, options
     )
-    z = np.asarray(train.apogee_flux) @ params["beta_z"].T
+    z = eq12.encode(params["beta_z"], np.asarray(train.apogee_flux))
     beta_F, b_F, _ = sample_decoder(
         key_draw,
         z,

@@ -1,8 +1,9 @@
 """Labels from a fit of the labels model, for stars with survey-1 or survey-2 spectra alone.
 
-From a LAMOST spectrum ``F2`` with inverse variance ``w`` the latent vector is
-estimated by weighted least squares (the normal equation of
-:mod:`stereo_ppl.denoise.linalg`)::
+From a LAMOST spectrum ``F2`` with noise precision ``w`` (the reported
+inverse variance, calibrated by the fit's noise model) the latent vector is
+estimated by weighted least squares
+(:func:`stereo_ppl.models.eq12.latent_from_lamost`)::
 
     z_hat = (beta_F^T W beta_F)^-1 beta_F^T W (F2 - b_F),     cov(z_hat) = (beta_F^T W beta_F)^-1
 
@@ -14,13 +15,14 @@ From an APOGEE spectrum, ``z = beta_z F1`` directly.
 
 from typing import NamedTuple
 
-import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from ..denoise.linalg import make_decoder, normal_matrices, solve_normal
 from ..dims import LABEL
 from ..errors import FitConfigError
+from ..inference.fitted import fitted_model
+from ..models import eq12
+from ..models.eq12 import latent_from_lamost
 
 __all__ = [
     "LabelPrediction",
@@ -98,35 +100,6 @@ def _physical(params, z, cov_z):
     return values, params["label_scale"] * np.sqrt(var)
 
 
-def latent_from_lamost(beta_F, b_F, lamost_flux, lamost_ivar):
-    """``z_hat`` of LAMOST spectra by weighted least squares, and its covariance.
-
-    Parameters
-    ----------
-    beta_F : array, shape (P2, c)
-    b_F : array, shape (P2,)
-    lamost_flux, lamost_ivar : array, shape (n, P2)
-        ``ivar == 0`` marks bad pixels.
-
-    Returns
-    -------
-    z : ndarray, shape (n, c)
-    cov : ndarray, shape (n, c, c)
-    ok : ndarray of bool, shape (n,)
-        False where the normal equation was ill-conditioned (``z``, ``cov`` 0).
-    """
-    ivar = np.asarray(lamost_ivar, np.float64)
-    good = ivar > 0
-    flux = np.where(good, np.asarray(lamost_flux, np.float64), 0.0)
-    dtype = jnp.result_type(float)
-    decoder = make_decoder(beta_F, b_F, dtype=dtype)
-    weight = jnp.asarray(np.where(good, ivar, 0.0), dtype)
-    normal = normal_matrices(decoder, weight)
-    rhs = (weight * (jnp.asarray(flux, dtype) - decoder.b_F)) @ decoder.beta_F
-    z, cov, ok = (np.asarray(a, np.float64) for a in solve_normal(normal, rhs))
-    return z, cov, ok.astype(bool)
-
-
 def labels_from_lamost(tree: xr.DataTree, lamost_flux, lamost_ivar) -> LabelPrediction:
     """Labels of stars that have only a LAMOST spectrum, through ``z_hat``.
 
@@ -142,7 +115,9 @@ def labels_from_lamost(tree: xr.DataTree, lamost_flux, lamost_ivar) -> LabelPred
     LabelPrediction
     """
     params = label_params(tree)
-    z, cov, ok = latent_from_lamost(params["beta_F"], params["b_F"], lamost_flux, lamost_ivar)
+    noise = eq12.noise_params(fitted_model(tree).point())
+    precision = eq12.noise_precision(np.asarray(lamost_ivar, np.float64), **noise)
+    z, cov, ok = latent_from_lamost(params["beta_F"], params["b_F"], lamost_flux, precision)
     values, sd = _physical(params, z, cov)
     values[~ok] = np.nan
     sd[~ok] = np.nan
@@ -163,7 +138,7 @@ def labels_from_apogee(tree: xr.DataTree, apogee_flux) -> LabelPrediction:
     LabelPrediction
     """
     params = label_params(tree)
-    z = np.asarray(apogee_flux, np.float64) @ params["beta_z"].T
+    z = eq12.encode(params["beta_z"], np.asarray(apogee_flux, np.float64))
     cov = np.zeros((z.shape[0], z.shape[1], z.shape[1]))
     values, sd = _physical(params, z, cov)
     return LabelPrediction(values, sd, z, np.ones(z.shape[0], bool), params["names"])

@@ -108,6 +108,8 @@ def rrr_model(
     num_latent: int,
     b_F_prior_mean: float = DEFAULT_B_F_PRIOR_MEAN,
     subsample_size: int | None = None,
+    error_scale=1.0,
+    scatter=0.0,
 ):
     """Seed eq. 1–2 as a NumPyro model.
 
@@ -127,6 +129,12 @@ def rrr_model(
         all-``Normal(0, 1)`` prior of the seed's eq. 2).
     subsample_size : int, optional
         Minibatch size along the ``star`` plate; the likelihood is rescaled.
+    error_scale : float or array, shape ()
+        ``a``: the factor on every reported survey-2 error (default 1).
+    scatter : float or array, shape (num_lamost_pixels,)
+        ``s``: each survey-2 pixel's intrinsic scatter (default 0); the noise
+        of ``F2_ip`` is ``sqrt(a^2 / ivar_ip + s_p^2)``
+        (:func:`~stereo_ppl.models.eq12.noise_precision`).
 
     Sites
     -----
@@ -142,4 +150,4 @@ def rrr_model(
         z = numpyro.deterministic("z", encode(beta_z, apogee_flux[idx]))
         mu = decode(beta_F, b_F, z)
         flux = None if lamost_flux is None else lamost_flux[idx]
-        lamost_likelihood(mu, lamost_ivar[idx], flux)
+        lamost_likelihood(mu, lamost_ivar[idx], flux, error_scale=error_scale, scatter=scatter)

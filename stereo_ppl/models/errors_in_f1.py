@@ -25,6 +25,7 @@ import numpyro
 
 from ..dims import STAR
 from .base import DEFAULT_B_F_PRIOR_MEAN, linear_priors
+from .eq12 import decode, encode, fill_values
 from .marginal import LatentNormal
 
 __all__ = ["apogee_error_inputs", "errors_in_f1_model"]
@@ -60,12 +61,11 @@ def errors_in_f1_model(
         apogee_flux, lamost_ivar, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean
     )
     with numpyro.plate(STAR, num_stars, subsample_size=subsample_size, dim=-1) as idx:
-        z = numpyro.deterministic("z", apogee_flux[idx] @ beta_z.T)
+        z = numpyro.deterministic("z", encode(beta_z, apogee_flux[idx]))
         cov = jnp.einsum("kp,np,jp->nkj", beta_z, apogee_var[idx], beta_z)
         flux = None if lamost_flux is None else lamost_flux[idx]
-        numpyro.sample(
-            "lamost_flux", LatentNormal(z @ beta_F.T + b_F, beta_F, cov, lamost_ivar[idx]), obs=flux
-        )
+        mean = decode(beta_F, b_F, z)
+        numpyro.sample("lamost_flux", LatentNormal(mean, beta_F, cov, lamost_ivar[idx]), obs=flux)
 
 
 def apogee_error_inputs(apogee_flux, apogee_ivar, train):
@@ -97,11 +97,7 @@ def apogee_error_inputs(apogee_flux, apogee_ivar, train):
     good = (ivar > 0) & np.isfinite(flux)
     known = good[train]
     count = known.sum(0)
-    if np.any(count == 0):
-        pixel = int(np.flatnonzero(count == 0)[0])
-        raise ValueError(f"APOGEE pixel {pixel} is bad in every training star")
-    values = np.where(known, flux[train], 0.0)
-    mean = values.sum(0) / count
+    mean = fill_values(flux[train], known)
     spread = np.where(known, (flux[train] - mean) ** 2, 0.0).sum(0) / np.maximum(count - 1, 1)
     filled = np.where(good, flux, mean)
     var = np.where(good, 1.0 / np.where(good, ivar, 1.0), spread)

@@ -30,6 +30,7 @@ from ..data.labels import paired_labels
 from ..dims import APOGEE_PIXEL, LABEL, LATENT, STAR
 from ..errors import FitConfigError
 from .base import DEFAULT_B_F_PRIOR_MEAN, lamost_likelihood, linear_priors
+from .eq12 import decode, encode
 
 __all__ = ["SITE_DIMS", "label_init", "label_inputs", "label_likelihood", "labels_model"]
 
@@ -100,9 +101,9 @@ def labels_model(
         labels_mask = jnp.ones(labels_var.shape, bool)
     z_center = 0.0 if apogee_center is None else beta_z @ apogee_center
     with numpyro.plate(STAR, num_stars, subsample_size=subsample_size, dim=-2) as idx:
-        z = numpyro.deterministic("z", apogee_flux[idx] @ beta_z.T)
+        z = numpyro.deterministic("z", encode(beta_z, apogee_flux[idx]))
         flux = None if lamost_flux is None else lamost_flux[idx]
-        lamost_likelihood(z @ beta_F.T + b_F, lamost_ivar[idx], flux)
+        lamost_likelihood(decode(beta_F, b_F, z), lamost_ivar[idx], flux)
         label_likelihood(
             (z - z_center) @ beta_l.T + b_l,
             labels_var[idx] + scatter**2,

@@ -33,6 +33,7 @@ from numpyro.infer.reparam import LocScaleReparam
 from ..dims import LATENT, STAR
 from ..errors import FitConfigError
 from .base import DEFAULT_B_F_PRIOR_MEAN, lamost_likelihood, linear_priors
+from .eq12 import decode, encode
 from .marginal import LatentNormal
 
 __all__ = [
@@ -102,19 +103,19 @@ def latent_z_model(
     if marginal:
         cov = sigma**2 * jnp.eye(num_latent, dtype=dtype)
         with numpyro.plate(STAR, num_stars, subsample_size=subsample_size, dim=-1) as idx:
-            z = numpyro.deterministic("z", apogee_flux[idx] @ beta_z.T)
+            z = numpyro.deterministic("z", encode(beta_z, apogee_flux[idx]))
             flux = None if lamost_flux is None else lamost_flux[idx]
             numpyro.sample(
                 "lamost_flux",
-                LatentNormal(z @ beta_F.T + b_F, beta_F, cov, lamost_ivar[idx]),
+                LatentNormal(decode(beta_F, b_F, z), beta_F, cov, lamost_ivar[idx]),
                 obs=flux,
             )
         return
     with numpyro.plate(STAR, num_stars, subsample_size=subsample_size, dim=-2) as idx:
         with numpyro.plate(LATENT, num_latent, dim=-1):
-            z = numpyro.sample("z", dist.Normal(apogee_flux[idx] @ beta_z.T, sigma))
+            z = numpyro.sample("z", dist.Normal(encode(beta_z, apogee_flux[idx]), sigma))
         flux = None if lamost_flux is None else lamost_flux[idx]
-        lamost_likelihood(z @ beta_F.T + b_F, lamost_ivar[idx], flux)
+        lamost_likelihood(decode(beta_F, b_F, z), lamost_ivar[idx], flux)
 
 
 def z_conditional(params, apogee_flux, lamost_ivar, lamost_flux, *, sigma_z):
@@ -147,7 +148,7 @@ def z_conditional(params, apogee_flux, lamost_ivar, lamost_flux, *, sigma_z):
     prior_precision = jnp.asarray(sigma_z, dtype) ** -2
     eye = jnp.eye(beta_F.shape[1], dtype=dtype)
     precision = prior_precision * eye + jnp.einsum("pk,np,pj->nkj", beta_F, w, beta_F)
-    rhs = prior_precision * (apogee_flux @ beta_z.T) + (w * resid) @ beta_F
+    rhs = prior_precision * encode(beta_z, apogee_flux) + (w * resid) @ beta_F
     return jnp.linalg.solve(precision, rhs[..., None])[..., 0], precision
 
 

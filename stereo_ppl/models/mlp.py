@@ -24,6 +24,7 @@ import numpyro.distributions as dist
 from ..dims import LAMOST_PIXEL, LATENT, STAR
 from ..errors import FitConfigError
 from .base import DEFAULT_B_F_PRIOR_MEAN, lamost_likelihood, linear_priors
+from .eq12 import encode
 
 __all__ = ["ACTIVATIONS", "HIDDEN", "SITE_DIMS", "mlp_decoder", "mlp_model", "w_out_precision"]
 
@@ -116,7 +117,7 @@ def mlp_model(
             "W_out", dist.Normal(zero, mlp_scale).expand([num_hidden]).to_event(1)
         )
     with numpyro.plate(STAR, num_stars, subsample_size=subsample_size, dim=-2) as idx:
-        z = numpyro.deterministic("z", apogee_flux[idx] @ beta_z.T)
+        z = numpyro.deterministic("z", encode(beta_z, apogee_flux[idx]))
         mu = mlp_decoder(z, beta_F, b_F, W_in, b_in, W_out, activation=activation)
         flux = None if lamost_flux is None else lamost_flux[idx]
         lamost_likelihood(mu, lamost_ivar[idx], flux)
@@ -155,6 +156,6 @@ def w_out_precision(
         ``{"W_out": array (P2, H)}``.
     """
     del options
-    z = apogee_flux @ params["beta_z"].T
+    z = encode(params["beta_z"], apogee_flux)
     hidden = _activation(activation)(z @ params["W_in"].T + params["b_in"])
     return {"W_out": mlp_scale**-2 + lamost_ivar.T @ hidden**2}

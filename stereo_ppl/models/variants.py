@@ -29,6 +29,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
+from ..data.validate import unfillable_pixels
 from ..errors import FitConfigError, PairedDataError
 from . import eq12
 from . import labels as _labels
@@ -225,7 +226,7 @@ def _errors_in_f1_inputs(paired, train, dtype):
             paired["apogee_flux"].values, paired["apogee_ivar"].values, train
         )
     except ValueError as exc:
-        raise PairedDataError(str(exc)) from None
+        raise unfillable_pixels(paired, exc.args[1]) from None
     arrays = {"apogee_flux": jnp.asarray(flux, dtype), "apogee_var": jnp.asarray(var, dtype)}
     return arrays, {}, {}, {}
 

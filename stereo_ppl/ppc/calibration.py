@@ -28,6 +28,7 @@ import xarray as xr
 from arviz_stats.base import array_stats
 from scipy import stats
 
+from ..data.validate import dim_coords
 from ..dims import LAMOST_PIXEL, LAMOST_WAVELENGTH, STAR
 from ..models import eq12
 from .draw import SITE
@@ -126,8 +127,8 @@ def calibrate(
     pick = np.asarray(jax.random.permutation(key_sub, pits.size))[:MAX_UNIFORMITY]
     uniform_p = _uniformity_pvalue(pits[pick]) if pits.size else np.nan
 
-    star_coords = dict(ppc["observed_data"][STAR].coords)
-    pixel_coords = dict(ppc["observed_data"][LAMOST_PIXEL].coords)
+    star_coords = dim_coords(ppc["observed_data"], STAR)
+    pixel_coords = dim_coords(ppc["observed_data"], LAMOST_PIXEL)
     subset_coords = {
         SUBSET: np.array([labels[k] for k in keep]),
         "subset_kind": (SUBSET, np.array([kinds[k] for k in keep])),

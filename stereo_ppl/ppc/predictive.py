@@ -36,6 +36,7 @@ import numpyro
 import xarray as xr
 
 from .._version import __version__
+from ..data.validate import dim_coords
 from ..dims import LAMOST_PIXEL, STAR
 from ..inference.fitted import fitted_model, variant_data
 from ..inference.loglik import model_log_likelihood_per_star
@@ -176,8 +177,8 @@ def _tree(subset, rep, prior, loglik, picks, *, plug_in, attrs) -> xr.DataTree:
     """Assemble the groups; ``rep`` is (replicate, star, pixel), ``loglik`` (c, d, star)."""
     library = arviz_base.make_attrs(inference_library=numpyro)
     pixel_dims = (STAR, LAMOST_PIXEL)
-    star_coords = dict(subset[STAR].coords)
-    pixel_coords = dict(subset[LAMOST_PIXEL].coords)
+    star_coords = dim_coords(subset, STAR)
+    pixel_coords = dim_coords(subset, LAMOST_PIXEL)
     good = np.asarray(subset["lamost_ivar"].values) > 0
 
     def predictive(values, chains, draws, kind):

@@ -14,6 +14,7 @@ import arviz_base
 import numpy as np
 import xarray as xr
 
+from ..data.validate import dim_coords
 from ..dims import LAMOST_WAVELENGTH, STAR
 from .draw import SITE
 from .predictive import REP
@@ -77,7 +78,7 @@ def predictive_summaries(
             for name, value in _statistics(values, ok, masks).items():
                 target[name][..., rows] = value
     sample_shape = (chains, draws, num_stars)
-    coords = dict(observed[STAR].coords)
+    coords = dim_coords(observed, STAR)
     library = arviz_base.make_attrs()
     return xr.DataTree.from_dict(
         {

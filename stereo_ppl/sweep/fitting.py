@@ -6,8 +6,10 @@ import xarray as xr
 
 from .. import inference
 from ..inference import initial_params, model_data
-from ..inference.init import rrr_init
-from ..models import PARAM_SITES
+from ..inference.arrays import fill_bad_apogee_pixels
+from ..inference.exact import exact_start
+from ..inference.fit import DEFAULT_METHOD
+from ..models import DEFAULT_B_F_PRIOR_MEAN, PARAM_SITES, eq12
 from .plan import SweepConfig
 from .scores import score_fit
 
@@ -20,7 +22,17 @@ def _train_index(num_stars: int, heldout: np.ndarray) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
-def start_params(rng_key, paired: xr.Dataset, heldout, *, num_latent: int, how: str, jitter: float):
+def start_params(
+    rng_key,
+    paired: xr.Dataset,
+    heldout,
+    *,
+    num_latent: int,
+    how: str,
+    jitter: float,
+    method: str = DEFAULT_METHOD,
+    b_F_prior_mean: float = DEFAULT_B_F_PRIOR_MEAN,
+):
     """The starting point of one repeat.
 
     Parameters
@@ -28,28 +40,46 @@ def start_params(rng_key, paired: xr.Dataset, heldout, *, num_latent: int, how: 
     rng_key : jax.Array
         Draws the jitter or the random start.
     paired : xarray.Dataset
-        All stars; the start is computed from the training stars only.
+        All stars; the start is computed from the training stars only, with
+        bad survey-1 pixels filled as :func:`~stereo_ppl.inference.fit` fills them.
     heldout : array of int, shape (num_heldout,)
         Held-out star indices.
     num_latent : int
         ``c``.
     how : {"jitter", "random"}
-        Reduced-rank regression start plus Gaussian noise with standard
-        deviation ``jitter`` times the RMS of each parameter, or small random
-        values (:func:`~stereo_ppl.inference.initial_params`).
+        The method's own start (the exact solver's balanced ridge regression
+        for ``exact``, ``laplace`` and ``vi``; reduced-rank regression for
+        ``map``) plus Gaussian noise with standard deviation ``jitter`` times
+        the RMS of each parameter, or small random values
+        (:func:`~stereo_ppl.inference.initial_params`).
     jitter : float
         Relative size of the jitter.
+    method : str
+        The sweep's fitting method.
+    b_F_prior_mean : float
+        Prior mean of ``b_F`` (the exact solver's start depends on it).
 
     Returns
     -------
     dict
         ``beta_z`` (c, P1), ``beta_F`` (P2, c), ``b_F`` (P2,) as NumPy arrays.
     """
-    train = model_data(paired).take(_train_index(paired.sizes["star"], heldout))
+    index = _train_index(paired.sizes["star"], heldout)
+    filled = fill_bad_apogee_pixels(paired, index).paired
+    train = model_data(filled).take(index)
     if how == "random":
         start = initial_params(rng_key, train, num_latent=num_latent)
         return {name: np.asarray(value) for name, value in start.items()}
-    start = rrr_init(train, num_latent=num_latent)
+    if method == "map":
+        start = eq12.rrr_start(*train, num_latent=num_latent)
+    else:
+        start = exact_start(
+            train.apogee_flux,
+            train.lamost_flux,
+            train.lamost_ivar,
+            num_latent=num_latent,
+            b_F_prior_mean=b_F_prior_mean,
+        )
     keys = jax.random.split(rng_key, len(PARAM_SITES))
     out = {}
     for key, name in zip(keys, PARAM_SITES, strict=True):
@@ -106,6 +136,8 @@ def fit_job(
             num_latent=num_latent,
             how=config.init,
             jitter=config.init_jitter,
+            method=config.method,
+            b_F_prior_mean=float(options.get("b_F_prior_mean", DEFAULT_B_F_PRIOR_MEAN)),
         )
     tree = inference.fit(
         key_fit,

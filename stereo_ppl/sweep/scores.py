@@ -11,6 +11,7 @@ import numpy as np
 import xarray as xr
 from scipy.special import logsumexp
 
+from ..data.validate import dim_coords
 from ..dims import STAR, STEP
 from ..models import DEFAULT_B_F_PRIOR_MEAN, PARAM_SITES, eq12
 
@@ -118,7 +119,7 @@ def score_fit(tree: xr.DataTree, paired: xr.Dataset) -> xr.Dataset:
         lpd = logsumexp(loglik.reshape(draws, -1), axis=0) - np.log(draws)
         kind = f"posterior predictive over {draws} draws"
     held = lpd[heldout]
-    star_coords = {name: coord for name, coord in paired[STAR].coords.items()}
+    star_coords = dim_coords(paired, STAR)
     scores = xr.Dataset(
         {
             "lpd": (STAR, lpd, {"long_name": "log predictive density of F2", "kind": kind}),
