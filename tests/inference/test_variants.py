@@ -78,7 +78,7 @@ def test_vi_scales_of_a_variant_site_match_its_closed_form():
 @pytest.mark.core
 def test_base_model_by_name_is_the_default_fit():
     paired = small_paired(2, num_stars=30)
-    options = {"num_latent": 2, "num_steps": 100, "eval_every": 50}
+    options = {"num_latent": 2, "max_iter": 20}
     default = fit(jax.random.key(4), paired, **options)
     named = fit(jax.random.key(4), paired, model="base", **options)
     assert default.attrs["model"] == named.attrs["model"] == "base"

@@ -178,7 +178,7 @@ def test_apogee_error_inputs_fill_bad_pixels_from_training_stars():
     filled, var = apogee_error_inputs(flux, ivar, np.array([0, 2]))
     assert filled[1, 1] == 4.0 and var[1, 1] == 8.0  # mean and variance of 2 and 6
     assert np.all(var[:, 0] == 0.25) and np.isfinite(filled).all()
-    with pytest.raises(ValueError, match="APOGEE pixel 1"):
+    with pytest.raises(ValueError, match="pixel 1"):
         apogee_error_inputs(flux, ivar, np.array([1]))
 
 
