@@ -106,6 +106,7 @@ def fit(
     options = method_options(
         method,
         option,
+        base=variant.is_base,
         num_steps=steps,
         batch_size=batch_size,
         learning_rate=learning_rate,

@@ -110,8 +110,11 @@ _FLAGS = {
 }
 
 
-def method_option_names(method: str) -> tuple[str, ...]:
+def method_option_names(method: str, *, base: bool = True) -> tuple[str, ...]:
     """The keyword options :func:`stereo_ppl.inference.fit` takes for ``method``.
+
+    ``base=False`` (a model other than the base model) adds the options of
+    ``vi``'s AdamW MAP stage (``map_steps``, ``map_learning_rate``).
 
     Read from the library's table (``stereo_ppl.inference.methods``), so the
     command line accepts exactly what the library does. Empty for an unknown
@@ -134,14 +137,15 @@ def method_option_names(method: str) -> tuple[str, ...]:
             "exact": exact,
             "map": sgd,
             "laplace": (*exact, "num_samples", "chunk_size"),
-            "vi": (*methods._VI_OPTIONS, *exact, "map_steps", "map_learning_rate"),
+            "vi": (*methods._VI_OPTIONS, *exact),
         }
     if method not in table:
         return ()
-    return (*table[method], *_COMMON)
+    stage = ("map_steps", "map_learning_rate") if method == "vi" and not base else ()
+    return (*table[method], *stage, *_COMMON)
 
 
-def method_options(method: str, items: list[str] | None, **flags) -> dict:
+def method_options(method: str, items: list[str] | None, *, base: bool = True, **flags) -> dict:
     """The method options of a command: its flags and its ``--option NAME=VALUE`` items.
 
     Parameters
@@ -150,6 +154,8 @@ def method_options(method: str, items: list[str] | None, **flags) -> dict:
         The fitting method.
     items : list of str, optional
         ``--option`` values.
+    base : bool
+        Whether the model is the base model (see :func:`method_option_names`).
     **flags
         Options given as flags, by their library names (None: not given).
 
@@ -170,7 +176,7 @@ def method_options(method: str, items: list[str] | None, **flags) -> dict:
     if both:
         raise StereoPPLError(f"{_FLAGS[both[0]]} and --option {both[0]}=... both given")
     options = {**given, **extra}
-    allowed = method_option_names(method)
+    allowed = method_option_names(method, base=base)
     if not allowed:
         return options  # an unknown method: fit() names the known ones
     unused = [

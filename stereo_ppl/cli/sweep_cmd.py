@@ -104,11 +104,13 @@ def sweep(
     from ..sweep import SweepConfig, run_sweep
 
     model_options = parse_name_values(model_option or [], flag="--model-option")
+    variant = get_model(model).configured(model_options)
     if method is None:
-        method = default_method(get_model(model).configured(model_options))
+        method = default_method(variant)
     options = method_options(
         method,
         option,
+        base=variant.is_base,
         num_steps=steps,
         batch_size=batch_size,
         learning_rate=learning_rate,

@@ -93,6 +93,9 @@ def test_the_cli_takes_the_options_the_library_takes(method):
         stereo_ppl.fit(jax.random.key(0), paired, num_latent=1, method=method, no_such=1)
     library = set(re.search(r"its options are (.*)$", str(info.value)).group(1).split(", "))
     assert library == set(method_option_names(method)) - {"b_F_prior_mean"}
+    if method == "vi":  # a model variant's vi has an AdamW MAP stage
+        variant = set(method_option_names(method, base=False)) - set(method_option_names(method))
+        assert variant == {"map_steps", "map_learning_rate"}
 
 
 def test_fit_and_library_default_to_the_same_method(paired_file, tmp_path):
