@@ -13,7 +13,7 @@ $(STAMP): setup.cfg pyproject.toml requirements/constraints.txt
 	@touch $@
 
 demo: $(STAMP)
-	$(BIN)/stereo-ppl demo --out $(OUT)
+	$(BIN)/stereo-ppl demo --out-dir $(OUT)
 
 # tests side by side in worker processes (one per CPU, at most 4), a test file per worker
 XDIST  := -n auto --maxprocesses 4 --dist loadfile

@@ -96,7 +96,7 @@ def load_paired(path: str | os.PathLike) -> xr.Dataset:
     """Read and validate a paired dataset written by :func:`save_paired`.
 
     The result's ``encoding`` records the file's path, size and data checksum
-    (:func:`~stereo_ppl.inference.results.data_checksum`), which a fit of it
+    (:func:`~stereo_ppl.io.fit_data.data_checksum`), which a fit of it
     keeps so that :func:`save_fit` can refer to the file instead of copying it.
 
     Raises
