@@ -15,6 +15,7 @@ Everything here derives pages from the code, so that the documentation follows i
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import json
@@ -49,6 +50,7 @@ DATA_ENTRY = re.compile(r"^\.\. autodata:: ([\w.]+)")
 # ---------------------------------------------------------------- API pages
 
 
+@functools.cache
 def public_modules() -> list[str]:
     """The package and each of its direct submodules that has an ``__all__`` (sorted)."""
     package = importlib.import_module(PACKAGE)
@@ -435,7 +437,10 @@ def _constant_doc(name: str, obj) -> list[str]:
             if "._" not in info.name  # private modules, and __main__ (runs the CLI)
         ]
     for module_name in candidates:
-        module = importlib.import_module(module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except Exception:  # a module that fails to import documents nothing here
+            continue
         if getattr(module, attr, None) is not obj:
             continue
         try:
@@ -480,6 +485,30 @@ def _cli_directive():
     return CliDirective
 
 
+def _resolve_reexport(app, env, node, contnode):
+    """Resolve ``stereo_ppl.fit`` (a re-export) to where it is documented
+    (``stereo_ppl.inference.fit``), for the guide's and the docstrings' references."""
+    if node.get("refdomain") != "py":
+        return None
+    target = node.get("reftarget", "").lstrip("~.")
+    if not target.startswith(PACKAGE) and node.get("py:module"):
+        target = f"{node['py:module']}.{target}"
+    module_name, _, name = target.rpartition(".")
+    if not (module_name == PACKAGE or module_name.startswith(PACKAGE + ".")) or not name:
+        return None
+    try:
+        obj = public_object(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError):
+        return None
+    home = _home(obj, public_modules())
+    if home is None or home == module_name:
+        return None
+    domain = env.get_domain("py")
+    return domain.resolve_xref(
+        env, node["refdoc"], app.builder, node["reftype"], f"{home}.{name}", node, contnode
+    )
+
+
 def _on_builder_inited(app):
     write_api_pages()
     used = stage_notebooks()
@@ -488,7 +517,10 @@ def _on_builder_inited(app):
     if executed:
         print(f"[stereo-docs] notebooks already executed by the tests: {', '.join(executed)}")
     if fresh:
-        print(f"[stereo-docs] notebooks executed during this build: {', '.join(fresh)}")
+        mode = app.config.nb_execution_mode
+        print(
+            f"[stereo-docs] notebooks without outputs from the tests ({mode}): {', '.join(fresh)}"
+        )
 
 
 def setup(app):
@@ -499,4 +531,5 @@ def setup(app):
     app.connect("autodoc-process-docstring", _process_docstring, priority=100)
     # before autosummary generates the stubs (its handler has the default priority, 500)
     app.connect("builder-inited", _on_builder_inited, priority=100)
+    app.connect("missing-reference", _resolve_reexport)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
