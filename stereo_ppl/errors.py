@@ -1,6 +1,6 @@
 """Exceptions raised for user mistakes (bad input files, bad options)."""
 
-__all__ = ["FitConfigError", "PairedDataError", "StereoPPLError"]
+__all__ = ["FitConfigError", "FitWarning", "PairedDataError", "StereoPPLError"]
 
 
 class StereoPPLError(Exception):
@@ -16,3 +16,7 @@ class PairedDataError(StereoPPLError, ValueError):
 
 class FitConfigError(StereoPPLError, ValueError):
     """A fit was asked for with impossible options (e.g. a wrong ``c``)."""
+
+
+class FitWarning(UserWarning):
+    """Something about a fit the user should know, that does not stop it (one line)."""

@@ -18,13 +18,24 @@ from .arrays import (
     split_stars,
 )
 from .loglik import log_likelihood_per_star, model_log_likelihood_per_star
-from .methods import LOCAL_GROUP, RUNNERS, TRAIN_STAR
+from .methods import LOCAL_GROUP, RUNNERS, TRAIN_STAR, VARIANT_METHODS
 from .results import fit_datatree
 
-__all__ = ["DEFAULT_METHOD", "METHODS", "MODEL_NAMES", "default_method", "fit"]
+__all__ = [
+    "DEFAULT_METHOD",
+    "DEFAULT_NOISE",
+    "DEFAULT_PRIOR",
+    "METHODS",
+    "MODEL_NAMES",
+    "default_method",
+    "fit",
+]
 
 #: The method :func:`fit` and ``stereo-ppl fit`` use unless told otherwise.
 DEFAULT_METHOD = "exact"
+#: Eq. 2's noise model and the prior of ``beta_z``, ``beta_F`` unless told otherwise.
+DEFAULT_NOISE = "calibrated"
+DEFAULT_PRIOR = "learned"
 #: Fitting methods :func:`fit` knows.
 METHODS = tuple(RUNNERS)
 #: Models :func:`fit` knows (:data:`stereo_ppl.models.MODELS`).
@@ -52,6 +63,8 @@ def fit(
     model: str = "base",
     model_options: dict | None = None,
     method: str | None = None,
+    noise: str = DEFAULT_NOISE,
+    prior: str = DEFAULT_PRIOR,
     heldout_fraction: float = 0.2,
     heldout=None,
     seed: int | None = None,
@@ -94,6 +107,17 @@ def fit(
         ``"laplace"``: exact MAP plus the decoder's exact Gaussian posterior
         given ``beta_z`` (:mod:`~.laplace`); ``"vi"``: exact MAP, then SVI
         with ``AutoNormal`` or a low-rank Gaussian guide (:func:`~.vi.fit_vi`).
+    noise : {"calibrated", "reported"}
+        Eq. 2's noise: ``"calibrated"`` (default) ``sqrt(a^2 / ivar + s_p^2)``
+        with the error scale ``a`` and each survey-2 pixel's intrinsic scatter
+        ``s_p`` learned from the training stars (stored in ``posterior`` as
+        ``error_scale`` and ``scatter``); ``"reported"``: ``1 / sqrt(ivar)``,
+        the seed study's. See :mod:`stereo_ppl.inference.calibration` for how
+        ``exact`` learns them; ``map`` and ``vi`` learn them as sites.
+    prior : {"learned", "unit"}
+        Prior scale of ``beta_z`` and ``beta_F``: learned from the training
+        stars (default; ``prior_scale`` in ``posterior``) or 1 (the seed
+        study's). ``noise="reported", prior="unit"`` is the seed's eq. 1–2 exactly.
     heldout_fraction : float
         Fraction of stars held out of the fit and scored (ignored when
         ``heldout`` is given).
@@ -124,7 +148,8 @@ def fit(
         ``num_filled_apogee_pixels`` and ``num_stars_filled_apogee`` count
         the filled survey-1 pixels and the stars that had any.
     """
-    variant = get_model(model).configured(model_options)
+    variant = get_model(model).configured(model_options).with_noise(noise, prior)
+    seed_model = noise == "reported" and prior == "unit"
     method = default_method(variant) if method is None else method
     if method not in RUNNERS:
         raise FitConfigError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -160,6 +185,10 @@ def fit(
         train_data = full.take(train)
         held_data = full.take(held).hide(variant.heldout_hidden)
         runner_options["model"] = variant
+    if not seed_model:  # exact (and the MAP stage of laplace, vi) learn them; SVI as sites
+        runner_options |= {"noise": noise, "prior": prior} if method != "map" else {}
+        if method in VARIANT_METHODS:
+            runner_options["model"] = variant
     output = RUNNERS[method](
         key_fit,
         train_data,
@@ -185,6 +214,8 @@ def fit(
         "heldout_fraction": heldout_fraction,
         "model": variant.name,
         "model_options": dict(variant.options or {}),
+        "noise": noise,
+        "prior": prior,
         **options,
     }
     if isinstance(config.get("init"), dict):
@@ -192,6 +223,8 @@ def fit(
     attrs = {
         **output.attrs,
         "b_F_prior_mean": float(options.get("b_F_prior_mean", DEFAULT_B_F_PRIOR_MEAN)),
+        "noise": noise,
+        "prior": prior,
         "num_filled_apogee_pixels": filled.num_pixels,
         "num_stars_filled_apogee": filled.num_stars,
     }

@@ -19,7 +19,7 @@ import xarray as xr
 
 from ..dims import LAMOST_PIXEL, STAR
 from ..errors import FitConfigError
-from ..models import DEFAULT_B_F_PRIOR_MEAN, ModelVariant, eq12, get_model
+from ..models import DEFAULT_B_F_PRIOR_MEAN, ModelVariant, get_model
 from .arrays import VariantData, fill_as_fitted, model_data
 
 __all__ = ["FittedModel", "fitted_model", "point_params", "require_linear", "variant_data"]
@@ -78,9 +78,12 @@ def fitted_model(tree: xr.DataTree) -> FittedModel:
     """
     config = json.loads(str(tree.attrs.get("config", "{}")) or "{}")
     name = str(tree.attrs.get("model", config.get("model", "base")))
+    noise = str(tree.attrs.get("noise", config.get("noise", "reported")))
+    prior = str(tree.attrs.get("prior", config.get("prior", "unit")))
     variant = get_model(name).configured(config.get("model_options") or None)
+    variant = variant.with_noise(noise, prior)
     posterior = tree["posterior"]
-    names = [*variant.site_dims, *(k for k in eq12.NOISE_SITES if k in posterior)]
+    names = list(variant.site_dims)
     missing = [k for k in names if k not in posterior]
     if missing:
         raise FitConfigError(

@@ -8,6 +8,7 @@ Every runner takes ``(rng_key, train, heldout, *, num_latent, progress,
 :class:`~stereo_ppl.inference.arrays.VariantData`.
 """
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -16,8 +17,9 @@ import xarray as xr
 
 from ..dims import STEP
 from ..errors import FitConfigError
-from ..models import DEFAULT_B_F_PRIOR_MEAN, eq12, get_model
+from ..models import DEFAULT_B_F_PRIOR_MEAN, eq12, get_model, rrr_model
 from .arrays import ModelData, VariantData, as_variant_data, log_joint_fn
+from .calibration import calibrated_map
 from .exact import solve_exact
 from .laplace import sample_decoder
 from .map import fit_map
@@ -34,7 +36,7 @@ __all__ = [
     "default_num_samples",
 ]
 
-_EXACT_OPTIONS = ("max_iter", "tol", "gtol", "init", "patience")
+_EXACT_OPTIONS = ("max_iter", "tol", "gtol", "init", "patience", "noise", "prior")
 _VI_OPTIONS = (
     "guide",
     "rank",
@@ -106,24 +108,33 @@ def _split_options(options: dict, allowed: tuple[str, ...], method: str) -> dict
 
 
 def _exact(key, train: ModelData, heldout: ModelData, num_latent, progress, b_mean, options):
-    """Run the exact solver with a held-out score per iteration."""
+    """Run the exact solver with a held-out score per iteration.
+
+    ``options`` may hold ``noise`` and ``prior``: other than the seed's
+    (``"reported"``, ``"unit"``) they are learned from the training stars by
+    :func:`~.calibration.calibrated_map`.
+    """
+    noise = options.pop("noise", "reported")
+    prior = options.pop("prior", "unit")
     score = None
     if heldout.num_stars:
-        log_joint = log_joint_fn(num_latent=num_latent, b_F_prior_mean=b_mean)
+        model = partial(rrr_model, noise=noise, prior=prior)
+        log_joint = log_joint_fn(num_latent=num_latent, b_F_prior_mean=b_mean, model=model)
         score = lambda params: log_joint(params, heldout)  # noqa: E731
-    result = solve_exact(
-        key,
-        train.apogee_flux,
-        train.lamost_flux,
-        train.lamost_ivar,
-        num_latent=num_latent,
-        b_F_prior_mean=b_mean,
-        heldout=score,
-        progress=progress,
-        **options,
-    )
+    arrays = (train.apogee_flux, train.lamost_flux, train.lamost_ivar)
+    settings = {"num_latent": num_latent, "b_F_prior_mean": b_mean, "progress": progress}
+    learned = {}
+    if noise == "reported" and prior == "unit":
+        result = solve_exact(key, *arrays, heldout=score, **settings, **options)
+        params = result.params
+    else:
+        calibrated = calibrated_map(
+            key, *arrays, noise=noise, prior=prior, heldout=score, **settings, **options
+        )
+        result, params, learned = calibrated.solve, calibrated.params, calibrated.attrs
     trace = result.trace
     attrs = {
+        **learned,
         "num_iterations": int(result.num_iterations),
         "grad_norm": float(result.grad_norm),
         "grad_norm_initial": float(trace.grad_norm[0]),
@@ -134,7 +145,7 @@ def _exact(key, train: ModelData, heldout: ModelData, num_latent, progress, b_me
         "elapsed_seconds": float(trace.elapsed[-1]),
     }
     log_joint = (trace.iteration, trace.log_joint, trace.heldout, trace.elapsed)
-    return result.params, log_joint, attrs
+    return params, log_joint, attrs
 
 
 def run_exact(key, train, heldout, *, num_latent, progress, **options):
@@ -169,22 +180,27 @@ def run_laplace(key, train, heldout, *, num_latent, progress, **options):
     params, log_joint, attrs = _exact(
         key_map, train, heldout, num_latent, progress, b_mean, options
     )
-    z = eq12.encode(params["beta_z"], np.asarray(train.apogee_flux))
+    # given beta_z, the decoder's conditional posterior: with prior scale sigma it is the
+    # unit-prior one of sigma z (beta_F = sigma beta_F'), with the calibrated noise's precision
+    sigma = float(params.get("prior_scale", 1.0))
+    z = sigma * eq12.encode(params["beta_z"], np.asarray(train.apogee_flux))
+    precision = eq12.noise_precision(np.asarray(train.lamost_ivar), **eq12.noise_params(params))
     beta_F, b_F, _ = sample_decoder(
         key_draw,
         z,
         train.lamost_flux,
-        train.lamost_ivar,
+        precision.astype(np.asarray(train.lamost_ivar).dtype),
         num_samples=num_samples,
         b_F_prior_mean=b_mean,
         chunk_size=chunk_size,
     )
-    draws = {
-        "beta_z": np.broadcast_to(params["beta_z"], (1, num_samples, *params["beta_z"].shape)),
-        "beta_F": beta_F[None],
-        "b_F": b_F[None],
-    }
-    attrs["posterior"] = "beta_F, b_F | beta_z: exact Gaussian conditional; beta_z at its MAP"
+    fixed = {k: v for k, v in params.items() if k not in ("beta_F", "b_F")}
+    draws = {k: np.broadcast_to(v, (1, num_samples, *np.shape(v))) for k, v in fixed.items()}
+    draws |= {"beta_F": sigma * beta_F[None], "b_F": b_F[None]}
+    attrs["posterior"] = (
+        "beta_F, b_F | beta_z: exact Gaussian conditional; beta_z (and the noise and prior "
+        "scale, where learned) at the MAP"
+    )
     return MethodOutput(draws, log_joint, attrs, {})
 
 

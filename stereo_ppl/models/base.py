@@ -1,13 +1,18 @@
-"""The base model: weighted Bayesian reduced-rank regression (seed eq. 1–2).
+"""The base model: weighted Bayesian reduced-rank regression (eq. 1–2 of A. Wheeler
+2019, "Final Project", github.com/ajwheeler/stereo), with its calibrated noise.
 
 For star ``i`` with survey-1 flux ``F1_i`` and survey-2 flux ``F2_i``::
 
-    z_i    = beta_z @ F1_i                              (eq. 1, no intercept)
-    F2_i   ~ Normal(beta_F @ z_i + b_F, 1 / sqrt(ivar_i))   (eq. 2)
-    beta_z, beta_F ~ Normal(0, 1) elementwise
+    z_i    = beta_z @ F1_i                                          (eq. 1, no intercept)
+    F2_ip  ~ Normal(beta_F[p] @ z_i + b_F[p], sqrt(a^2 / ivar_ip + s_p^2))   (eq. 2)
+    beta_z, beta_F ~ Normal(0, prior_scale) elementwise
     b_F    ~ Normal(b_F_prior_mean, 1) elementwise
 
-Pixels with ``ivar == 0`` are masked out of the likelihood.
+``noise="reported"`` (``a = 1, s = 0``) and ``prior="unit"`` (``prior_scale =
+1``) are the seed study's model exactly; ``noise="calibrated"`` makes ``a``
+(``error_scale``) and ``s_p`` (``scatter``) sites, ``prior="learned"``
+``prior_scale``. Pixels with ``ivar == 0`` are masked out of the likelihood.
+The maths (prediction, noise, likelihood, prior) is :mod:`.eq12`'s.
 
 Plates are named by :mod:`stereo_ppl.dims`: ``star`` (dim -2), ``lamost_pixel``
 and ``latent`` (dim -1, never nested, so every plate keeps one dim as
@@ -21,21 +26,42 @@ import numpyro.distributions as dist
 from numpyro import handlers
 
 from ..dims import APOGEE_PIXEL, LAMOST_PIXEL, LATENT, STAR
+from ..errors import FitConfigError
 from .eq12 import DEFAULT_B_F_PRIOR_MEAN, decode, encode, noise_precision
 
 __all__ = [
     "DEFAULT_B_F_PRIOR_MEAN",
+    "ERROR_SCALE_PRIOR",
+    "NOISE_MODELS",
+    "NOISE_SITE_DIMS",
     "PARAM_SITES",
+    "PRIORS",
+    "PRIOR_SCALE_PRIOR",
+    "SCATTER_PRIOR",
     "SITE_DIMS",
     "decoder_priors",
     "encoder_prior",
     "lamost_likelihood",
     "linear_priors",
+    "noise_sites",
+    "prior_scale_site",
     "rrr_model",
 ]
 
 #: The model's parameter sites, in the order results store them.
 PARAM_SITES = ("beta_z", "beta_F", "b_F")
+#: Noise models of eq. 2: the reported errors (the seed study) or calibrated by ``a`` and ``s_p``.
+NOISE_MODELS = ("reported", "calibrated")
+#: Priors of ``beta_z`` and ``beta_F``: Normal(0, 1) (the seed study) or a learned scale.
+PRIORS = ("unit", "learned")
+#: ``error_scale ~ LogNormal(0, ERROR_SCALE_PRIOR)``: reported errors right to a factor ~1.6.
+ERROR_SCALE_PRIOR = 0.5
+#: ``scatter ~ HalfNormal(SCATTER_PRIOR)`` per pixel, in (normalised) flux units.
+SCATTER_PRIOR = 0.1
+#: ``prior_scale ~ LogNormal(0, PRIOR_SCALE_PRIOR)``.
+PRIOR_SCALE_PRIOR = 1.0
+#: Dimensions of the calibration sites (the noise model's and the learned prior's).
+NOISE_SITE_DIMS = {"error_scale": (), "scatter": (LAMOST_PIXEL,), "prior_scale": ()}
 #: Dimensions of each parameter site (without the sample dimensions).
 SITE_DIMS = {
     "beta_z": (LATENT, APOGEE_PIXEL),
@@ -44,25 +70,68 @@ SITE_DIMS = {
 }
 
 
-def encoder_prior(num_latent: int, num_apogee_pixels: int, *, dtype):
-    """Sample ``beta_z`` (latent, apogee_pixel) ~ Normal(0, 1)."""
+def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
+    if value not in choices:
+        raise FitConfigError(f"{what} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def prior_scale_site(prior: str, *, dtype):
+    """The prior scale of ``beta_z`` and ``beta_F``: 1 (``"unit"``) or a site (``"learned"``).
+
+    ``"learned"``: ``prior_scale ~ LogNormal(0, 1)`` (:data:`PRIOR_SCALE_PRIOR`).
+    """
+    _check_choice(prior, PRIORS, "prior")
+    if prior == "unit":
+        return 1.0
+    return numpyro.sample("prior_scale", dist.LogNormal(jnp.zeros((), dtype), PRIOR_SCALE_PRIOR))
+
+
+def noise_sites(num_lamost_pixels: int, noise: str, *, dtype) -> dict:
+    """The noise parameters of eq. 2: none (``"reported"``) or sites (``"calibrated"``).
+
+    ``"calibrated"``: ``error_scale ~ LogNormal(0, 0.5)`` and, per survey-2 pixel,
+    ``scatter ~ HalfNormal(0.1)`` (:data:`ERROR_SCALE_PRIOR`, :data:`SCATTER_PRIOR`).
+
+    Returns
+    -------
+    dict
+        Keywords of :func:`~stereo_ppl.models.eq12.noise_precision` (empty when reported).
+    """
+    _check_choice(noise, NOISE_MODELS, "noise")
+    if noise == "reported":
+        return {}
+    zero = jnp.zeros((), dtype)
+    error_scale = numpyro.sample("error_scale", dist.LogNormal(zero, ERROR_SCALE_PRIOR))
+    with numpyro.plate(LAMOST_PIXEL, num_lamost_pixels, dim=-1):
+        scatter = numpyro.sample("scatter", dist.HalfNormal(zero + SCATTER_PRIOR))
+    return {"error_scale": error_scale, "scatter": scatter}
+
+
+def encoder_prior(num_latent: int, num_apogee_pixels: int, *, dtype, scale=1.0):
+    """Sample ``beta_z`` (latent, apogee_pixel) ~ Normal(0, scale)."""
     zero = jnp.zeros((), dtype)
     with numpyro.plate(LATENT, num_latent, dim=-1):
         return numpyro.sample(
-            "beta_z", dist.Normal(zero, 1.0).expand([num_apogee_pixels]).to_event(1)
+            "beta_z", dist.Normal(zero, scale).expand([num_apogee_pixels]).to_event(1)
         )
 
 
-def decoder_priors(num_latent: int, num_lamost_pixels: int, *, b_F_prior_mean: float, dtype):
-    """Sample ``beta_F`` (lamost_pixel, latent) and ``b_F`` (lamost_pixel,)."""
+def decoder_priors(
+    num_latent: int, num_lamost_pixels: int, *, b_F_prior_mean: float, dtype, scale=1.0
+):
+    """Sample ``beta_F`` (lamost_pixel, latent) ~ Normal(0, scale) and ``b_F`` (lamost_pixel,)."""
     zero = jnp.zeros((), dtype)
     with numpyro.plate(LAMOST_PIXEL, num_lamost_pixels, dim=-1):
-        beta_F = numpyro.sample("beta_F", dist.Normal(zero, 1.0).expand([num_latent]).to_event(1))
+        beta_F = numpyro.sample(
+            "beta_F", dist.Normal(zero, scale).expand([num_latent]).to_event(1)
+        )
         b_F = numpyro.sample("b_F", dist.Normal(zero + b_F_prior_mean, 1.0))
     return beta_F, b_F
 
 
-def linear_priors(apogee_flux, lamost_ivar, *, num_latent: int, b_F_prior_mean: float):
+def linear_priors(
+    apogee_flux, lamost_ivar, *, num_latent: int, b_F_prior_mean: float, prior: str = "unit"
+):
     """Sample eq. 1–2's ``beta_z``, ``beta_F``, ``b_F`` for these data's shapes and dtype.
 
     Parameters
@@ -71,15 +140,19 @@ def linear_priors(apogee_flux, lamost_ivar, *, num_latent: int, b_F_prior_mean: 
     lamost_ivar : array, shape (num_stars, num_lamost_pixels)
     num_latent : int
     b_F_prior_mean : float
+    prior : {"unit", "learned"}
+        ``beta_z`` and ``beta_F`` ~ Normal(0, 1) (the seed study), or
+        Normal(0, prior_scale) with ``prior_scale`` a site (:func:`prior_scale_site`).
 
     Returns
     -------
     beta_z : (latent, apogee_pixel); beta_F : (lamost_pixel, latent); b_F : (lamost_pixel,)
     """
     dtype = apogee_flux.dtype
-    beta_z = encoder_prior(num_latent, apogee_flux.shape[-1], dtype=dtype)
+    scale = prior_scale_site(prior, dtype=dtype)
+    beta_z = encoder_prior(num_latent, apogee_flux.shape[-1], dtype=dtype, scale=scale)
     beta_F, b_F = decoder_priors(
-        num_latent, lamost_ivar.shape[-1], b_F_prior_mean=b_F_prior_mean, dtype=dtype
+        num_latent, lamost_ivar.shape[-1], b_F_prior_mean=b_F_prior_mean, dtype=dtype, scale=scale
     )
     return beta_z, beta_F, b_F
 
@@ -108,10 +181,10 @@ def rrr_model(
     num_latent: int,
     b_F_prior_mean: float = DEFAULT_B_F_PRIOR_MEAN,
     subsample_size: int | None = None,
-    error_scale=1.0,
-    scatter=0.0,
+    noise: str = "reported",
+    prior: str = "unit",
 ):
-    """Seed eq. 1–2 as a NumPyro model.
+    """Seed eq. 1–2 as a NumPyro model, with its calibrated noise and learned prior.
 
     Parameters
     ----------
@@ -129,12 +202,14 @@ def rrr_model(
         all-``Normal(0, 1)`` prior of the seed's eq. 2).
     subsample_size : int, optional
         Minibatch size along the ``star`` plate; the likelihood is rescaled.
-    error_scale : float or array, shape ()
-        ``a``: the factor on every reported survey-2 error (default 1).
-    scatter : float or array, shape (num_lamost_pixels,)
-        ``s``: each survey-2 pixel's intrinsic scatter (default 0); the noise
-        of ``F2_ip`` is ``sqrt(a^2 / ivar_ip + s_p^2)``
-        (:func:`~stereo_ppl.models.eq12.noise_precision`).
+    noise : {"reported", "calibrated"}
+        ``"reported"``: the noise of ``F2_ip`` is ``1 / sqrt(ivar_ip)`` (the seed
+        study); ``"calibrated"``: ``sqrt(a^2 / ivar_ip + s_p^2)`` with the error
+        scale ``a`` and each pixel's intrinsic scatter ``s_p`` sites
+        (:func:`noise_sites`, :func:`~stereo_ppl.models.eq12.noise_precision`).
+    prior : {"unit", "learned"}
+        Prior scale of ``beta_z`` and ``beta_F``: 1 (the seed study) or the
+        site ``prior_scale`` (:func:`prior_scale_site`).
 
     Sites
     -----
@@ -144,10 +219,11 @@ def rrr_model(
     """
     num_stars = apogee_flux.shape[0]
     beta_z, beta_F, b_F = linear_priors(
-        apogee_flux, lamost_ivar, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean
+        apogee_flux, lamost_ivar, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean, prior=prior
     )
+    calibration = noise_sites(lamost_ivar.shape[-1], noise, dtype=apogee_flux.dtype)
     with numpyro.plate(STAR, num_stars, subsample_size=subsample_size, dim=-2) as idx:
         z = numpyro.deterministic("z", encode(beta_z, apogee_flux[idx]))
         mu = decode(beta_F, b_F, z)
         flux = None if lamost_flux is None else lamost_flux[idx]
-        lamost_likelihood(mu, lamost_ivar[idx], flux, error_scale=error_scale, scatter=scatter)
+        lamost_likelihood(mu, lamost_ivar[idx], flux, **calibration)

@@ -24,8 +24,8 @@ import numpy as np
 import numpyro
 
 from ..dims import STAR
-from .base import DEFAULT_B_F_PRIOR_MEAN, linear_priors
-from .eq12 import decode, encode, fill_values
+from .base import DEFAULT_B_F_PRIOR_MEAN, linear_priors, noise_sites
+from .eq12 import decode, encode, fill_values, noise_precision
 from .marginal import LatentNormal
 
 __all__ = ["apogee_error_inputs", "errors_in_f1_model"]
@@ -40,12 +40,14 @@ def errors_in_f1_model(
     num_latent: int,
     b_F_prior_mean: float = DEFAULT_B_F_PRIOR_MEAN,
     subsample_size: int | None = None,
+    noise: str = "reported",
+    prior: str = "unit",
 ):
     """Seed eq. 1–2 with survey-1 errors integrated out.
 
     Parameters
     ----------
-    apogee_flux, lamost_ivar, lamost_flux, num_latent, b_F_prior_mean, subsample_size
+    apogee_flux, lamost_ivar, lamost_flux, num_latent, b_F_prior_mean, subsample_size, noise, prior
         As for :func:`~stereo_ppl.models.rrr_model`; ``apogee_flux`` must be
         finite (filled where bad, see :func:`apogee_error_inputs`).
     apogee_var : array, shape (num_stars, num_apogee_pixels)
@@ -58,14 +60,16 @@ def errors_in_f1_model(
     """
     num_stars = apogee_flux.shape[0]
     beta_z, beta_F, b_F = linear_priors(
-        apogee_flux, lamost_ivar, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean
+        apogee_flux, lamost_ivar, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean, prior=prior
     )
+    calibration = noise_sites(lamost_ivar.shape[-1], noise, dtype=apogee_flux.dtype)
+    precision = noise_precision(lamost_ivar, **calibration)
     with numpyro.plate(STAR, num_stars, subsample_size=subsample_size, dim=-1) as idx:
         z = numpyro.deterministic("z", encode(beta_z, apogee_flux[idx]))
         cov = jnp.einsum("kp,np,jp->nkj", beta_z, apogee_var[idx], beta_z)
         flux = None if lamost_flux is None else lamost_flux[idx]
         mean = decode(beta_F, b_F, z)
-        numpyro.sample("lamost_flux", LatentNormal(mean, beta_F, cov, lamost_ivar[idx]), obs=flux)
+        numpyro.sample("lamost_flux", LatentNormal(mean, beta_F, cov, precision[idx]), obs=flux)
 
 
 def apogee_error_inputs(apogee_flux, apogee_ivar, train):

@@ -29,7 +29,7 @@ from numpyro import handlers
 from ..data.labels import paired_labels
 from ..dims import APOGEE_PIXEL, LABEL, LATENT, STAR
 from ..errors import FitConfigError
-from .base import DEFAULT_B_F_PRIOR_MEAN, lamost_likelihood, linear_priors
+from .base import DEFAULT_B_F_PRIOR_MEAN, lamost_likelihood, linear_priors, noise_sites
 from .eq12 import decode, encode
 
 __all__ = ["SITE_DIMS", "label_init", "label_inputs", "label_likelihood", "labels_model"]
@@ -62,12 +62,14 @@ def labels_model(
     b_F_prior_mean: float = DEFAULT_B_F_PRIOR_MEAN,
     label_scatter_scale: float = 1.0,
     subsample_size: int | None = None,
+    noise: str = "reported",
+    prior: str = "unit",
 ):
     """Seed eq. 1–3 as a NumPyro model.
 
     Parameters
     ----------
-    apogee_flux, lamost_ivar, lamost_flux, num_latent, b_F_prior_mean, subsample_size
+    apogee_flux, lamost_ivar, lamost_flux, num_latent, b_F_prior_mean, subsample_size, noise, prior
         As for :func:`~stereo_ppl.models.rrr_model`.
     labels_var : array, shape (num_stars, num_labels)
         Variance of each (standardised) label, its error squared.
@@ -91,8 +93,9 @@ def labels_model(
     num_labels = labels_var.shape[-1]
     zero = jnp.zeros((), dtype)
     beta_z, beta_F, b_F = linear_priors(
-        apogee_flux, lamost_ivar, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean
+        apogee_flux, lamost_ivar, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean, prior=prior
     )
+    calibration = noise_sites(lamost_ivar.shape[-1], noise, dtype=apogee_flux.dtype)
     with numpyro.plate(LABEL, num_labels, dim=-1):
         beta_l = numpyro.sample("beta_l", dist.Normal(zero, 1.0).expand([num_latent]).to_event(1))
         b_l = numpyro.sample("b_l", dist.Normal(zero, 1.0))
@@ -103,7 +106,7 @@ def labels_model(
     with numpyro.plate(STAR, num_stars, subsample_size=subsample_size, dim=-2) as idx:
         z = numpyro.deterministic("z", encode(beta_z, apogee_flux[idx]))
         flux = None if lamost_flux is None else lamost_flux[idx]
-        lamost_likelihood(decode(beta_F, b_F, z), lamost_ivar[idx], flux)
+        lamost_likelihood(decode(beta_F, b_F, z), lamost_ivar[idx], flux, **calibration)
         label_likelihood(
             (z - z_center) @ beta_l.T + b_l,
             labels_var[idx] + scatter**2,

@@ -32,8 +32,8 @@ from numpyro.infer.reparam import LocScaleReparam
 
 from ..dims import LATENT, STAR
 from ..errors import FitConfigError
-from .base import DEFAULT_B_F_PRIOR_MEAN, lamost_likelihood, linear_priors
-from .eq12 import decode, encode
+from .base import DEFAULT_B_F_PRIOR_MEAN, lamost_likelihood, linear_priors, noise_sites
+from .eq12 import decode, encode, noise_precision
 from .marginal import LatentNormal
 
 __all__ = [
@@ -68,12 +68,14 @@ def latent_z_model(
     sigma_z_scale: float = 1.0,
     marginal: bool = True,
     subsample_size: int | None = None,
+    noise: str = "reported",
+    prior: str = "unit",
 ):
     """Seed eq. 1–2 with ``z_i ~ Normal(beta_z F1_i, sigma_z)``.
 
     Parameters
     ----------
-    apogee_flux, lamost_ivar, lamost_flux, num_latent, b_F_prior_mean, subsample_size
+    apogee_flux, lamost_ivar, lamost_flux, num_latent, b_F_prior_mean, subsample_size, noise, prior
         As for :func:`~stereo_ppl.models.rrr_model`.
     sigma_z : float, optional
         Fixed scatter of ``z`` about ``beta_z F1`` (``> 0``); ``None``
@@ -94,8 +96,10 @@ def latent_z_model(
     num_stars = apogee_flux.shape[0]
     dtype = apogee_flux.dtype
     beta_z, beta_F, b_F = linear_priors(
-        apogee_flux, lamost_ivar, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean
+        apogee_flux, lamost_ivar, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean, prior=prior
     )
+    calibration = noise_sites(lamost_ivar.shape[-1], noise, dtype=apogee_flux.dtype)
+    precision = noise_precision(lamost_ivar, **calibration)
     if sigma_z is None:
         sigma = numpyro.sample("sigma_z", dist.HalfNormal(jnp.asarray(sigma_z_scale, dtype)))
     else:
@@ -107,7 +111,7 @@ def latent_z_model(
             flux = None if lamost_flux is None else lamost_flux[idx]
             numpyro.sample(
                 "lamost_flux",
-                LatentNormal(decode(beta_F, b_F, z), beta_F, cov, lamost_ivar[idx]),
+                LatentNormal(decode(beta_F, b_F, z), beta_F, cov, precision[idx]),
                 obs=flux,
             )
         return
@@ -115,7 +119,7 @@ def latent_z_model(
         with numpyro.plate(LATENT, num_latent, dim=-1):
             z = numpyro.sample("z", dist.Normal(encode(beta_z, apogee_flux[idx]), sigma))
         flux = None if lamost_flux is None else lamost_flux[idx]
-        lamost_likelihood(decode(beta_F, b_F, z), lamost_ivar[idx], flux)
+        lamost_likelihood(decode(beta_F, b_F, z), lamost_ivar[idx], flux, **calibration)
 
 
 def z_conditional(params, apogee_flux, lamost_ivar, lamost_flux, *, sigma_z):

@@ -23,7 +23,7 @@ import numpyro.distributions as dist
 
 from ..dims import LAMOST_PIXEL, LATENT, STAR
 from ..errors import FitConfigError
-from .base import DEFAULT_B_F_PRIOR_MEAN, lamost_likelihood, linear_priors
+from .base import DEFAULT_B_F_PRIOR_MEAN, lamost_likelihood, linear_priors, noise_sites
 from .eq12 import encode
 
 __all__ = ["ACTIVATIONS", "HIDDEN", "SITE_DIMS", "mlp_decoder", "mlp_model", "w_out_precision"]
@@ -79,12 +79,14 @@ def mlp_model(
     mlp_scale: float = 0.1,
     b_F_prior_mean: float = DEFAULT_B_F_PRIOR_MEAN,
     subsample_size: int | None = None,
+    noise: str = "reported",
+    prior: str = "unit",
 ):
     """Seed eq. 1–2 with an MLP residual in the decoder.
 
     Parameters
     ----------
-    apogee_flux, lamost_ivar, lamost_flux, num_latent, b_F_prior_mean, subsample_size
+    apogee_flux, lamost_ivar, lamost_flux, num_latent, b_F_prior_mean, subsample_size, noise, prior
         As for :func:`~stereo_ppl.models.rrr_model`.
     num_hidden : int
         Width ``H`` of the hidden layer.
@@ -107,8 +109,9 @@ def mlp_model(
     dtype = apogee_flux.dtype
     zero = jnp.zeros((), dtype)
     beta_z, beta_F, b_F = linear_priors(
-        apogee_flux, lamost_ivar, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean
+        apogee_flux, lamost_ivar, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean, prior=prior
     )
+    calibration = noise_sites(lamost_ivar.shape[-1], noise, dtype=apogee_flux.dtype)
     with numpyro.plate(HIDDEN, num_hidden, dim=-1):
         W_in = numpyro.sample("W_in", dist.Normal(zero, 1.0).expand([num_latent]).to_event(1))
         b_in = numpyro.sample("b_in", dist.Normal(zero, 1.0))
@@ -120,7 +123,7 @@ def mlp_model(
         z = numpyro.deterministic("z", encode(beta_z, apogee_flux[idx]))
         mu = mlp_decoder(z, beta_F, b_F, W_in, b_in, W_out, activation=activation)
         flux = None if lamost_flux is None else lamost_flux[idx]
-        lamost_likelihood(mu, lamost_ivar[idx], flux)
+        lamost_likelihood(mu, lamost_ivar[idx], flux, **calibration)
 
 
 def w_out_precision(

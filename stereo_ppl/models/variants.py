@@ -35,8 +35,8 @@ from . import eq12
 from . import labels as _labels
 from . import latent_z as _latent_z
 from . import mlp as _mlp
+from .base import NOISE_MODELS, NOISE_SITE_DIMS, PRIORS, _check_choice, rrr_model
 from .base import SITE_DIMS as BASE_SITE_DIMS
-from .base import rrr_model
 from .errors_in_f1 import apogee_error_inputs, errors_in_f1_model
 
 __all__ = ["MODELS", "LocalForm", "ModelVariant", "get_model"]
@@ -207,6 +207,28 @@ class ModelVariant(NamedTuple):
             per_star=per_star,
         )
 
+    def with_noise(self, noise: str = "reported", prior: str = "unit") -> "ModelVariant":
+        """This model with its noise model and prior chosen (see :func:`~.base.rrr_model`).
+
+        ``"calibrated"`` adds the sites ``error_scale`` and ``scatter``,
+        ``"learned"`` the site ``prior_scale`` (dims :data:`~.base.NOISE_SITE_DIMS`).
+        """
+        _check_choice(noise, NOISE_MODELS, "noise")
+        _check_choice(prior, PRIORS, "prior")
+        added = {
+            **(
+                {"error_scale": (), "scatter": NOISE_SITE_DIMS["scatter"]}
+                if noise != "reported"
+                else {}
+            ),
+            **({"prior_scale": ()} if prior != "unit" else {}),
+        }
+        bind = partial(self.model, noise=noise, prior=prior)
+        per_star = self.per_star
+        if per_star is not None:
+            per_star = partial(per_star, noise=noise, prior=prior)
+        return self._replace(model=bind, site_dims={**self.site_dims, **added}, per_star=per_star)
+
     @property
     def extra_sites(self) -> tuple[str, ...]:
         """Parameter sites beyond the base model's."""
@@ -214,7 +236,7 @@ class ModelVariant(NamedTuple):
 
     @property
     def is_base(self) -> bool:
-        return self.model is rrr_model
+        return self.name == "base"
 
 
 def _errors_in_f1_inputs(paired, train, dtype):

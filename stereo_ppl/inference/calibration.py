@@ -1,0 +1,341 @@
+"""The calibrated model's noise and prior scale, learned from the training stars alone.
+
+Eq. 2's calibrated noise is ``a^2 / ivar_ip + s_p^2`` (:mod:`stereo_ppl.models.eq12`);
+``beta_z`` and ``beta_F`` have prior scale ``sigma`` (only ``sigma^2`` sets the
+MAP's penalty on the rank-c map). The exact solver learns them by empirical
+Bayes on an internal validation split of the training stars (the held-out
+stars are for scoring only):
+
+1. The training stars are split (seeded) into an inner set (80%) and a
+   validation set (20%).
+2. For a path of ``lambda = sigma^2`` (1, then by factors of 4 down while the
+   validation score improves, then up), the MAP on the inner stars is solved
+   (warm-started along the path) and scored by the log likelihood of the
+   validation stars, with ``a`` and ``s_p`` profiled out by
+   :func:`estimate_noise` on their out-of-sample residuals.
+3. At the best ``lambda`` the inner stars are refitted with the calibrated
+   weights and ``a``, ``s_p`` re-estimated on the validation stars; then all
+   training stars are fitted with those weights (warm start).
+
+Out-of-sample residuals include the error of the fitted prediction itself,
+so the learned ``s_p`` makes the plug-in predictive of a new star calibrated
+(not only its noise). The solver works on the unit-prior problem with ``F1``
+scaled by ``lambda`` (``beta = sigma beta'``), which is exactly the scaled
+prior's MAP.
+"""
+
+import warnings
+from typing import NamedTuple
+
+import jax
+import numpy as np
+
+from ..errors import FitConfigError, FitWarning
+from ..models import eq12
+from ..models.base import ERROR_SCALE_PRIOR, SCATTER_PRIOR
+from .exact import solve_exact
+
+__all__ = [
+    "MIN_SCATTER_PIXELS",
+    "VALIDATION_FRACTION",
+    "CalibratedMap",
+    "NoiseEstimate",
+    "calibrated_map",
+    "estimate_noise",
+]
+
+#: Fraction of the training stars held aside inside the fit to learn the noise and prior.
+VALIDATION_FRACTION = 0.2
+#: Fewest usable validation pixels a pixel's scatter is estimated from; fewer: the fallback.
+MIN_SCATTER_PIXELS = 5
+#: Factor between neighbouring prior scales squared (``lambda``) on the path.
+_PATH_FACTOR = 4.0
+_MAX_PATH = 8
+#: Validation log likelihood (nats) a step along the path must gain to go on.
+_PATH_GAIN = 0.5
+_GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
+
+
+class NoiseEstimate(NamedTuple):
+    """Eq. 2's calibrated noise, estimated from residuals (:func:`estimate_noise`).
+
+    Attributes
+    ----------
+    error_scale : float
+        ``a``.
+    scatter : ndarray, shape (P2,)
+        ``s_p`` (flux units).
+    num_fallback : int
+        Pixels with fewer than :data:`MIN_SCATTER_PIXELS` usable residuals,
+        given ``fallback`` instead of an estimate.
+    fallback : float
+        The median scatter of the estimated pixels (0 if none).
+    identifiable : bool
+        False when the reported errors do not vary between stars at a pixel,
+        so ``a`` cannot be told from ``s_p`` (then ``a = 1``).
+    """
+
+    error_scale: float
+    scatter: np.ndarray
+    num_fallback: int
+    fallback: float
+    identifiable: bool
+
+    def params(self) -> dict:
+        return {"error_scale": self.error_scale, "scatter": self.scatter}
+
+
+def _golden(objective, lo, hi, *, iters=48):
+    """Maximise ``objective`` elementwise on ``[lo, hi]`` (arrays) by golden-section search."""
+    a, b = np.array(lo, np.float64), np.array(hi, np.float64)
+    c, d = b - _GOLDEN * (b - a), a + _GOLDEN * (b - a)
+    fc, fd = objective(c), objective(d)
+    for _ in range(iters):
+        left = fc >= fd
+        b = np.where(left, d, b)
+        a = np.where(left, a, c)
+        c_new, d_new = b - _GOLDEN * (b - a), a + _GOLDEN * (b - a)
+        c, d = np.where(left, c_new, d), np.where(left, c, d_new)
+        fc, fd = np.where(left, objective(c_new), fd), np.where(left, fc, objective(d_new))
+        # one side of each bracket was kept; re-evaluate the new interior point only
+    return 0.5 * (a + b)
+
+
+def _pixel_objective(r2, e2, good, a2, s):
+    """Log likelihood of the residuals at each pixel (summed over stars) plus ``log p(s)``."""
+    var = a2 * e2 + s[None, :] ** 2
+    safe = np.where(good, var, 1.0)
+    terms = np.where(good, -0.5 * np.log(safe) - 0.5 * r2 / safe, 0.0)
+    return terms.sum(axis=0) - 0.5 * (s / SCATTER_PRIOR) ** 2
+
+
+def estimate_noise(resid, lamost_ivar, *, fit_error_scale: bool = True, iters: int = 5):
+    """MAP of ``a`` and ``s_p`` given residuals ``F2 - F2_hat`` and reported ``ivar``.
+
+    Maximises ``sum log Normal(r_ip | 0, a^2 / ivar_ip + s_p^2)`` plus the priors
+    ``a ~ LogNormal(0, 0.5)``, ``s_p ~ HalfNormal(0.1)``, alternating a
+    golden-section search for every ``s_p`` (in ``[0, max |r_ip|]``) with one
+    for ``log a`` (in ``[log 0.05, log 20]``).
+
+    Parameters
+    ----------
+    resid : array, shape (n, P2)
+        Residuals (any value where ``ivar == 0``).
+    lamost_ivar : array, shape (n, P2)
+        Reported inverse variances; 0 = unused.
+    fit_error_scale : bool
+        Estimate ``a`` (else ``a = 1``).
+    iters : int
+        Alternations.
+
+    Returns
+    -------
+    NoiseEstimate
+    """
+    ivar = np.asarray(lamost_ivar, np.float64)
+    resid = np.asarray(resid, np.float64)
+    good = (ivar > 0) & np.isfinite(resid)
+    r2 = np.where(good, resid, 0.0) ** 2
+    e2 = np.where(good, 1.0 / np.where(good, ivar, 1.0), 0.0)
+    count = good.sum(axis=0)
+    log_e2 = np.where(good, np.log(np.where(good, e2, 1.0)), np.nan)
+    with warnings.catch_warnings(action="ignore", category=RuntimeWarning):  # all-NaN pixels
+        spread = np.nanstd(log_e2, axis=0)
+    identifiable = bool(np.nanmedian(np.where(count > 1, spread, np.nan)) > 0.05)
+    fit_a = fit_error_scale and identifiable
+    top = np.sqrt(r2.max(axis=0, initial=0.0)) + 1e-12
+    a2, s = 1.0, np.zeros(r2.shape[1])
+    for _ in range(iters if fit_a else 1):  # alternate: every s_p given a, then a
+        s = _golden(lambda t, a2=a2: _pixel_objective(r2, e2, good, a2, t), 0.0 * top, top)
+        if not fit_a:
+            break
+
+        def total(log_a, s=s):
+            value = _pixel_objective(r2, e2, good, np.exp(2 * log_a), s).sum()
+            return value - 0.5 * (log_a / ERROR_SCALE_PRIOR) ** 2 - log_a
+
+        a2 = float(np.exp(2 * _golden(np.vectorize(total), np.log(0.05), np.log(20.0))))
+    few = count < MIN_SCATTER_PIXELS
+    fallback = float(np.median(s[~few])) if (~few).any() else 0.0
+    s = np.where(few, fallback, s)
+    return NoiseEstimate(float(np.sqrt(a2)), s, int(few.sum()), fallback, identifiable)
+
+
+class CalibratedMap(NamedTuple):
+    """Result of :func:`calibrated_map`.
+
+    Attributes
+    ----------
+    params : dict
+        ``beta_z``, ``beta_F``, ``b_F`` (the MAP on all training stars) and
+        ``error_scale``, ``scatter``, ``prior_scale``.
+    solve : ExactResult
+        The final solve (its trace is the fit's log joint trace).
+    attrs : dict
+        What was learned and how, for the fit's attributes.
+    """
+
+    params: dict
+    solve: object
+    attrs: dict
+
+
+def _scaled_init(params, sigma):
+    if params is None:
+        return None
+    return {
+        "beta_z": np.asarray(params["beta_z"]) / sigma,
+        "beta_F": np.asarray(params["beta_F"]) / sigma,
+        "b_F": np.asarray(params["b_F"]),
+    }
+
+
+def _unscaled(params, sigma):
+    """Eq. 1–2 parameters from the unit-prior problem's (``beta = sigma beta'``)."""
+    return {**params, "beta_z": params["beta_z"] * sigma, "beta_F": params["beta_F"] * sigma}
+
+
+def _solve(key, f1, f2, weight, *, lam, init, heldout=None, **options):
+    """The MAP with prior scale ``sqrt(lam)`` and noise precision ``weight`` (eq. 1–2 params)."""
+    sigma = float(np.sqrt(lam))
+    score = None if heldout is None else (lambda p: heldout(_unscaled(p, sigma)))
+    result = solve_exact(
+        key, f1 * lam, f2, weight, init=_scaled_init(init, sigma), heldout=score, **options
+    )
+    dtype = result.params["beta_z"].dtype
+    return _unscaled(result.params, np.asarray(sigma, dtype)), result
+
+
+def _validation_score(params, f1, f2, ivar, *, calibrated: bool):
+    """Validation log likelihood with the noise profiled out, and that noise."""
+    resid = np.where(ivar > 0, f2 - eq12.predict_mean(params, f1), 0.0)
+    noise = estimate_noise(resid, ivar) if calibrated else None
+    extra = noise.params() if calibrated else {}
+    score = eq12.log_likelihood_per_star(params, f1, f2, ivar, **extra).sum()
+    return float(score), noise
+
+
+def calibrated_map(
+    rng_key,
+    apogee_flux,
+    lamost_flux,
+    lamost_ivar,
+    *,
+    num_latent: int,
+    noise: str,
+    prior: str,
+    b_F_prior_mean: float,
+    heldout=None,
+    progress: bool = False,
+    **options,
+) -> CalibratedMap:
+    """The exact MAP of the calibrated model, its noise and prior learned as the module says.
+
+    Parameters
+    ----------
+    rng_key : jax.Array
+        Chooses the validation stars and seeds the solver.
+    apogee_flux : array, shape (n, P1)
+        Training stars' survey-1 flux (bad pixels filled).
+    lamost_flux, lamost_ivar : array, shape (n, P2)
+    num_latent : int
+    noise : {"reported", "calibrated"}
+    prior : {"unit", "learned"}
+    b_F_prior_mean : float
+    heldout : callable, optional
+        ``heldout(params) -> float``: the held-out score of the final solve's
+        iterates (given every site).
+    progress : bool
+        The final solve's progress bar.
+    **options
+        Options of :func:`~stereo_ppl.inference.exact.solve_exact`.
+
+    Returns
+    -------
+    CalibratedMap
+    """
+    f1 = np.asarray(apogee_flux)
+    f2 = np.asarray(lamost_flux)
+    ivar = np.asarray(lamost_ivar)
+    num_stars = f1.shape[0]
+    num_valid = round(VALIDATION_FRACTION * num_stars)
+    if num_valid < 5 or num_stars - num_valid <= num_latent:
+        raise FitConfigError(
+            f"learning the noise model and prior needs more training stars: {num_stars} "
+            f"leave {num_valid} validation stars and {num_stars - num_valid} to fit c = "
+            f"{num_latent} (use --noise reported --prior unit for the seed's model)"
+        )
+    key_split, key_path, key_final = jax.random.split(rng_key, 3)
+    order = np.asarray(jax.random.permutation(key_split, num_stars))
+    valid, inner = np.sort(order[:num_valid]), np.sort(order[num_valid:])
+    calibrated = noise == "calibrated"
+    solver = {"num_latent": num_latent, "b_F_prior_mean": b_F_prior_mean, **options}
+    solver.pop("patience", None)  # early stopping belongs to the final solve's held-out stars
+
+    def fit_inner(lam, weight, init):
+        params, _ = _solve(key_path, f1[inner], f2[inner], weight, lam=lam, init=init, **solver)
+        score, found = _validation_score(
+            params, f1[valid], f2[valid], ivar[valid], calibrated=calibrated
+        )
+        return params, score, found
+
+    path = {}
+    lam, step, init = 1.0, 1.0 / _PATH_FACTOR, None
+    for _ in range(_MAX_PATH if prior == "learned" else 1):
+        params, score, found = fit_inner(lam, ivar[inner], init)
+        previous = max((v[0] for v in path.values()), default=-np.inf)
+        path[lam] = (score, params, found)
+        if score <= previous + _PATH_GAIN:  # no better than the best so far
+            if step < 1.0 and len(path) == 2:  # turn back once: towards a weaker prior
+                step = _PATH_FACTOR
+                lam, init = max(path) * step, path[max(path)][1]
+                continue
+            break
+        lam, init = lam * step, params
+    best = max(path, key=lambda k: path[k][0])
+    score, params, found = path[best]
+    weight = ivar
+    if calibrated:
+        inner_weight = eq12.noise_precision(ivar[inner], **found.params())
+        params, score, found = fit_inner(best, inner_weight, params)
+        weight = eq12.noise_precision(ivar, **found.params())
+        if not found.identifiable:
+            warnings.warn(
+                "the error scale is not identifiable (the reported errors are the same for "
+                "every star at each pixel): error_scale fixed at 1, the scatter absorbs any "
+                "misreporting",
+                FitWarning,
+                stacklevel=2,
+            )
+    sigma = float(np.sqrt(best))
+    extra = {"prior_scale": np.asarray(sigma)} if prior == "learned" else {}
+    if calibrated:
+        extra |= {"error_scale": np.asarray(found.error_scale), "scatter": found.scatter}
+    score_fn = None if heldout is None else (lambda p: heldout({**p, **extra}))
+    final, result = _solve(
+        key_final,
+        f1,
+        f2,
+        weight,
+        lam=best,
+        init=params,
+        heldout=score_fn,
+        progress=progress,
+        **{**solver, **({"patience": options["patience"]} if "patience" in options else {})},
+    )
+    dtype = final["beta_z"].dtype
+    final.update({k: np.asarray(v, dtype) for k, v in extra.items()})
+    attrs = {
+        "noise": noise,
+        "prior": prior,
+        "num_validation_stars": int(num_valid),
+        "prior_scale_path": [float(np.sqrt(k)) for k in sorted(path)],
+        "validation_log_likelihood_path": [float(path[k][0]) for k in sorted(path)],
+    }
+    if calibrated:
+        attrs |= {
+            "num_scatter_fallback": found.num_fallback,
+            "scatter_fallback": found.fallback,
+            "error_scale_identifiable": int(found.identifiable),
+        }
+    return CalibratedMap(final, result, attrs)
