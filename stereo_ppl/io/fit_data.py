@@ -132,6 +132,11 @@ def _fill_values(const: xr.Dataset) -> xr.DataArray | None:
     flux = np.asarray(const["apogee_flux"].values)
     first = np.argmax(bad, axis=0)
     values = np.where(bad.any(axis=0), flux[first, np.arange(flux.shape[1])], np.nan)
+    if not np.array_equal(flux[bad], np.broadcast_to(values, flux.shape)[bad]):
+        raise StereoPPLError(
+            "the fit filled one bad survey-1 pixel with different values in different stars, "
+            "which a fit file without data cannot rebuild; keep its data"
+        )
     attrs = {
         "long_name": "value bad survey-1 pixels (apogee_ivar == 0) were filled with; "
         "NaN where no star was bad",
