@@ -12,14 +12,12 @@ Prints three tables:
    sets (82 kB in and out per spectrum);
 2. peak resident memory of the out-of-core run (a child process per size) as
    the number of spectra grows (10^4 and 10^5 by default; ``--sizes`` for 10^6);
-3. per-pixel precision and recall of each artefact code on the built-in set's
-   injected artefacts at several LAMOST S/N levels (``--snr``), for evaluation
-   seeds (``--flag-seeds``, default 1 and 3) other than the seed the
-   thresholds were calibrated on (2), with the step score of an *oracle*: the
-   same local step fit (side scales, ramp, splice glitch) on the true stellar
-   flux with photon noise only, which bounds what any centre estimate can reach
-   for this injection (a ramp plus a glitch of about half the jump is the same
-   data as a clean step two pixels away).
+3. the artefact flags on two generators, the built-in one and the independent
+   one (:mod:`stereo_ppl.datasets.independent`), per S/N bin (30-100,
+   100-250, 250-800): event recall per type, pixel precision (a flag within
+   2 pixels of a true artefact) per type, and the share of artefact-free
+   spectra with any flag, for a fit (c = 10) of each generator's seed 0 and
+   evaluation seeds (``--flag-seeds``, default 1 and 3).
 
 Run: ``.venv/bin/python benchmarks/bench_denoise.py [--quick]``.
 """
@@ -240,82 +238,118 @@ def out_of_core(num: int, num_latent: int, batch: int, tmp: Path) -> dict:
     return result
 
 
-def _oracle_chi2(y, mm, ok, k, half):
-    """Chi-square of the local step fit centred at ``k`` on scaled data ``y`` and model ``mm``."""
-    lo, hi = k - half, k + half + 1
-    parts = (slice(lo, k - 1), slice(k + 2, hi))
-    chi2, scales = 0.0, []
-    for part in parts:
-        w = ok[part]
-        a = np.sum(w * y[part] * mm[part]) / max(np.sum(w * mm[part] ** 2), 1e-300)
-        chi2 += np.sum(w * (y[part] - a * mm[part]) ** 2)
-        scales.append(a)
-    join = np.arange(k - 1, k + 2)
-    ramp = scales[0] + (scales[1] - scales[0]) * np.array([0.25, 0.5, 0.75])
-    e = ok[join] * (y[join] - ramp * mm[join])
-    shape = ok[join] * np.array([0.5, 1.0, 0.5])
-    g = np.sum(shape * e) / max(np.sum(shape**2), 1e-12)
-    return chi2 + np.sum((e - g * shape) ** 2)
+def _draw_snr(seed: int, num: int) -> np.ndarray:
+    """Per-spectrum survey-2 S/N, log-uniform in 30-800 (the S/N bins' range)."""
+    rng = np.random.default_rng([seed, 30_800])
+    return np.exp(rng.uniform(np.log(30.0), np.log(800.0), num))
 
 
-def oracle_step_score(truth, ivar, *, reach: int = 12, window: int = 40) -> float:
-    """Per-pixel step precision (= recall) of the local fit on the true stellar flux.
-
-    For every injected step, the centre within ``reach`` pixels of the truth
-    that best fits the observed flux as the *true* stellar flux times a scale
-    on each side, the ramp and a splice glitch (photon noise only, other
-    artefacts left out); its three pixels are compared with the truth's.
-    """
-    code = truth["lamost_artefact"].values
-    true_flux = truth["lamost_flux_true"].values
-    observed = truth["lamost_flux_observed"].values
-    hit = total = 0
-    half = reach + window + 2
-    for star in np.flatnonzero(truth["lamost_step_pixel"].values >= 0):
-        k = int(truth["lamost_step_pixel"].values[star])
-        s = np.sqrt(np.maximum(ivar[star], 0.0))
-        ok = (ivar[star] > 0) & ((code[star] == 0) | (code[star] == 2))
-        y, mm = observed[star] * s, true_flux[star] * s
-        cands = [c for c in range(k - reach, k + reach + 1) if c - half >= 0 and c + half < M]
-        best = min(cands, key=lambda c: _oracle_chi2(y, mm, ok, c, half))
-        flagged = set(range(best - 1, best + 2))
-        true = set(np.flatnonzero(code[star] == 2).tolist())
-        hit += len(flagged & true)
-        total += len(true)
-    return hit / max(total, 1)
-
-
-def flag_table(
-    snrs, num_stars: int, fit_stars: int, seeds=(1, 3), num_latent: int = 10
-) -> list[dict]:
+def _flag_fit(generator: str, fit_stars: int, num_latent: int):
     import jax
 
     from stereo_ppl.datasets import make_builtin
-    from stereo_ppl.denoise import denoise, find_bad_columns, flag_scores, make_setup
+    from stereo_ppl.datasets.independent import make_independent
     from stereo_ppl.inference import fit
 
-    train = make_builtin(0, num_stars=fit_stars)
-    tree = fit(jax.random.key(0), train.paired, num_latent=num_latent, method="exact")
-    setup = make_setup(tree)
-    rows = []
-    for seed, snr in ((seed, snr) for seed in seeds for snr in snrs):
-        test = make_builtin(seed, num_stars=num_stars, lamost_snr=snr)
-        flux = test.paired["lamost_flux"].values
-        ivar = test.paired["lamost_ivar"].values
-        truth = test.truth.assign(lamost_flux_observed=test.paired["lamost_flux"])
-        oracle = oracle_step_score(truth, ivar)
-        first = denoise(setup, flux, ivar)
-        columns = find_bad_columns(first.artefact, ivar > 0, exclude=np.asarray(setup.sky))
-        mask = np.zeros(M, bool)
-        mask[columns] = True
-        import jax.numpy as jnp
+    if generator == "builtin":
+        train = make_builtin(0, num_stars=fit_stars).paired
+    else:
+        train = make_independent(0, num_stars=fit_stars).paired
+    return fit(jax.random.key(0), train, num_latent=num_latent, method="exact")
 
-        result = denoise(setup._replace(bad_column=jnp.asarray(mask)), flux, ivar)
-        scores = flag_scores(result.artefact, test.truth["lamost_artefact"].values, ivar > 0)
-        for name, s in scores.items():
-            extra = oracle if name == "step_discontinuity" else float("nan")
-            rows.append({"seed": seed, "snr": snr, "code": name, **s, "oracle": extra})
-    return rows
+
+def _flag_sets(generator: str, seed: int, num: int) -> list[dict]:
+    """Test spectra with artefacts, and artefact-free ones, with their truth."""
+    from stereo_ppl.datasets import make_builtin
+    from stereo_ppl.datasets.independent import make_independent
+
+    def unpack(survey, clean_only=False):
+        paired, truth = survey.paired, survey.truth
+        code = truth["lamost_artefact"].values
+        return {
+            "flux": paired["lamost_flux"].values,
+            "ivar": paired["lamost_ivar"].values,
+            "code": code,
+            "step": truth["lamost_step_pixel"].values,
+            "snr": truth["lamost_snr"].values,
+            "clean": np.ones(code.shape[0], bool) if clean_only else ~np.any(code, axis=1),
+        }
+
+    if generator == "builtin":
+        # the built-in generator cannot leave artefacts out: its artefact-free spectra
+        # are those that happen to have none
+        return [unpack(make_builtin(seed, num_stars=num, lamost_snr=_draw_snr(seed, num)))]
+    return [
+        unpack(make_independent(seed, num_stars=num)),
+        unpack(make_independent(seed + 1000, num_stars=num, artefacts=False), clean_only=True),
+    ]
+
+
+def flag_quality(generator: str, *, seeds, num_stars: int, fit_stars: int, num_latent: int):
+    """Event recall, pixel precision and false alarms per S/N bin on one generator.
+
+    The fit is made on the generator's seed-0 paired stars; each evaluation
+    seed draws ``num_stars`` test spectra with S/N log-uniform in 30-800
+    (``make_builtin``) or the independent survey's own (30-800), denoised as
+    ``stereo-ppl denoise --bad-columns auto`` does (a first pass to find bad
+    columns, then the denoising).
+    """
+    import jax.numpy as jnp
+
+    from stereo_ppl.denoise import denoise, find_bad_columns, make_setup
+    from stereo_ppl.denoise.scores import SNR_BINS, event_scores
+
+    tree = _flag_fit(generator, fit_stars, num_latent)
+    setup = make_setup(tree)
+    rows, columns_found = [], []
+    for seed in seeds:
+        sets = _flag_sets(generator, seed, num_stars)
+        first = denoise(setup, sets[0]["flux"], sets[0]["ivar"])
+        usable = sets[0]["ivar"] > 0
+        columns = find_bad_columns(first.artefact, usable, exclude=np.asarray(setup.sky))
+        columns_found.append(columns.tolist())
+        mask = np.zeros(setup.decoder.b_F.shape[0], bool)
+        mask[columns] = True
+        final = setup._replace(bad_column=jnp.asarray(mask))
+        results = [np.asarray(denoise(final, d["flux"], d["ivar"]).artefact) for d in sets]
+        for lo, hi in SNR_BINS:
+            row = {"generator": generator, "seed": seed, "snr": f"{lo:.0f}-{hi:.0f}"}
+            d, art = sets[0], results[0]
+            rows_in = (d["snr"] >= lo) & (d["snr"] < hi)
+            row.update(
+                event_scores(art[rows_in], d["code"][rows_in], d["step"][rows_in], usable[rows_in])
+            )
+            clean = np.concatenate([s["clean"] & (s["snr"] >= lo) & (s["snr"] < hi) for s in sets])
+            flagged = np.concatenate([np.any(a != 0, axis=1) for a in results])
+            row["num_clean"] = int(clean.sum())
+            row["false_alarm"] = float(np.mean(flagged[clean])) if clean.any() else float("nan")
+            rows.append(row)
+    return rows, columns_found
+
+
+def print_flag_table(rows) -> None:
+    cols = (
+        ("cr", "recall_cosmic_ray"),
+        ("step", "recall_step"),
+        ("run", "recall_run"),
+        ("badcol", "recall_bad_column"),
+        ("other", "recall_other"),
+        ("prec", "precision"),
+        ("p_cr", "precision_cosmic_ray"),
+        ("p_step", "precision_step_discontinuity"),
+        ("p_run", "precision_run"),
+        ("p_oth", "precision_other"),
+        ("FA", "false_alarm"),
+    )
+    head = f"{'generator':>11} {'seed':>4} {'S/N':>8} " + " ".join(f"{c:>6}" for c, _ in cols)
+    print(head + f" {'events cr/step/run':>18} {'clean':>5}")
+    for r in rows:
+        values = " ".join(f"{r.get(k, float('nan')):>6.3f}" for _, k in cols)
+        events = f"{r['num_cosmic_ray']}/{r['num_step']}/{r['num_run']}"
+        print(
+            f"{r['generator']:>11} {r['seed']:>4} {r['snr']:>8} {values} {events:>18} "
+            f"{r['num_clean']:>5}"
+        )
 
 
 def speed_tables(latents, sizes, tmp: Path, *, quick: bool, disk_too: bool) -> None:
@@ -369,9 +403,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, fewer repeats")
     parser.add_argument("--sizes", default="10000,100000", help="spectra out of core")
     parser.add_argument("--latents", default="10,50,200")
-    parser.add_argument("--snr", default="50,100,250,500", help="LAMOST S/N levels for flags")
-    parser.add_argument("--flag-seeds", default="1,3", help="built-in seeds scored for flags")
-    parser.add_argument("--flag-latents", default="10", help="c of the fits scored for flags")
+    parser.add_argument("--flag-seeds", default="1,3", help="test seeds scored for flags")
+    parser.add_argument("--flag-latent", default="10", help="c of the fit scored for flags")
+    parser.add_argument(
+        "--generators", default="builtin,independent", help="generators scored for flags"
+    )
     parser.add_argument("--no-flags", action="store_true")
     parser.add_argument("--no-speed", action="store_true", help="only the flag table")
     parser.add_argument("--no-disk", action="store_true", help="in memory only (no out of core)")
@@ -389,31 +425,22 @@ def main() -> None:
     if not args.no_speed:
         speed_tables(latents, sizes, tmp, quick=args.quick, disk_too=not args.no_disk)
     if not args.no_flags:
-        snrs = [float(v) for v in args.snr.split(",")]
-        rows = [
-            {"c": c, **row}
-            for c in (int(v) for v in args.flag_latents.split(","))
-            for row in flag_table(
-                snrs,
-                num_stars=120 if args.quick else 400,
-                fit_stars=300 if args.quick else 600,
-                seeds=[int(v) for v in args.flag_seeds.split(",")],
-                num_latent=c,
-            )
-        ]
         print()
-        print("flags (thresholds calibrated on seed 2); oracle: step P = R of the local fit")
-        print("on the true stellar flux (photon noise only), the ceiling for this injection")
-        print(
-            f"{'c':>4} {'seed':>4} {'S/N':>5} {'code':>20} {'precision':>10} {'recall':>7} "
-            f"{'flagged':>8} {'true':>6} {'oracle':>7}"
-        )
-        for r in rows:
-            print(
-                f"{r['c']:>4} {r['seed']:>4} {r['snr']:>5.0f} {r['code']:>20} "
-                f"{r['precision']:>10.3f} {r['recall']:>7.3f} {r['flagged']:>8} {r['true']:>6} "
-                f"{r['oracle']:>7.3f}"
+        print("flags: event recall (cosmic ray: any pixel typed 1; step: a 2 within ±1 of the")
+        print("jump; run: half its pixels typed 5; bad column, other: share of pixels), pixel")
+        print("precision (a flag within 2 pixels of a true artefact; p_*: of that type), FA: share")
+        print("of artefact-free spectra with any flag; per S/N bin")
+        seeds = [int(v) for v in args.flag_seeds.split(",")]
+        for generator in args.generators.split(","):
+            rows, columns = flag_quality(
+                generator,
+                seeds=seeds,
+                num_stars=150 if args.quick else 400,
+                fit_stars=300 if args.quick else 600,
+                num_latent=int(args.flag_latent),
             )
+            print_flag_table(rows)
+            print(f"{generator}: bad columns found per seed: {columns}")
     import shutil
 
     shutil.rmtree(tmp)

@@ -72,6 +72,9 @@ class DenoiseSetup(NamedTuple):
     run_scatter : array, shape (len(RUN_WIDTHS), m), optional
         Scatter ``S`` (flux units) of the run detector's boxes across the fit's
         stars (:mod:`.runs`); None: 0.
+    step_scatter : array, shape (m,), optional
+        Scatter ``S`` (flux units) across the fit's stars of the step filter's
+        jump at each candidate centre (:func:`~.flags.step_statistic`); None: 0.
     info : tuple of (str, str)
         How the noise model and searches were set up, for the output's attributes.
     """
@@ -83,6 +86,7 @@ class DenoiseSetup(NamedTuple):
     step_range: tuple[int, int]
     error_scale: float = 1.0
     run_scatter: jax.Array | None = None
+    step_scatter: jax.Array | None = None
     info: tuple = ()
 
 
@@ -149,7 +153,13 @@ def _denoise(noise, bad_column, sky, flux, ivar, *, step_range, thresholds, robu
             fit = fit._replace(u=scaled_residual(block, fit.fitted))
         if step_range[1] > step_range[0]:
             fit = step_stage(
-                decoder, block, fit, bad_column, step_range=step_range, thresholds=thresholds
+                decoder,
+                block,
+                fit,
+                bad_column,
+                noise.step_scatter,
+                step_range=step_range,
+                thresholds=thresholds,
             )
         fit = refine_stage(decoder, block, fit, step_range=step_range, thresholds=thresholds)
     return _outputs(noise, block, fit, bad_column, sky, thresholds)
@@ -162,6 +172,7 @@ class _Noise(NamedTuple):
     scatter: jax.Array
     error_scale: jax.Array
     run_scatter: jax.Array
+    step_scatter: jax.Array
 
 
 def _outputs(noise, block, fit, bad_column, sky, thresholds) -> DenoiseResult:
@@ -309,11 +320,13 @@ def denoise_batch(
     run_scatter = setup.run_scatter
     if run_scatter is None:
         run_scatter = np.zeros((len(RUN_WIDTHS), m), dtype)
+    step_scatter = np.zeros(m, dtype) if setup.step_scatter is None else setup.step_scatter
     noise = _Noise(
         setup.decoder,
         jnp.asarray(setup.scatter, dtype),
         jnp.asarray(setup.error_scale, dtype),
         jnp.asarray(run_scatter, dtype),
+        jnp.asarray(step_scatter, dtype),
     )
     fixed = (noise, setup.bad_column, setup.sky)
 

@@ -49,6 +49,7 @@ __all__ = [
     "RUN_WIDTHS",
     "ArtefactThresholds",
     "classify",
+    "jump_weight",
     "robust_scale",
     "searchable_range",
     "step_statistic",
@@ -105,6 +106,10 @@ class ArtefactThresholds:
         A box of :data:`RUN_WIDTHS` pixels whose scaled residual sum exceeds
         this is offset; its same-signed pixels joined with the flagged ones in
         a stretch of at least ``run_width`` are a run (code 5).
+    run_join : float
+        A pixel of a significant box joins its run where its own residual has
+        the box's sign and is at least this large (a run's pixels are offset,
+        the noise beside them is not).
     run_width : int
         Shortest stretch of same-signed flagged pixels typed as a run (0: no
         run type; longer positive stretches are then ``other``).
@@ -138,6 +143,7 @@ class ArtefactThresholds:
     grow: float = 3.0
     max_width: int = 3
     run: float | None = None
+    run_join: float = 1.0
     run_width: int = 4
     step: float | None = None
     step_refine: int = 12
@@ -243,8 +249,52 @@ def _window_sums(c: jax.Array, k: np.ndarray, lo_off: int, hi_off: int, size: in
     return _take(c, np.clip(k + hi_off, 0, size)) - _take(c, np.clip(k + lo_off, 0, size))
 
 
+def jump_weight(good: jax.Array, inv_sd: jax.Array, lo: int, hi: int, window: int) -> jax.Array:
+    """``q`` of each candidate: a flux offset ``D`` between the jump's sides adds ``D sqrt(q)``.
+
+    ``q = i^2 / (1 / n_blue + 1 / n_red)`` with ``i`` the mean ``inv_sd`` over
+    both sides' pixels, so an offset of standard deviation ``S`` (flux units)
+    widens the jump filter's variance from 1 to ``1 + S^2 q``.
+
+    Parameters
+    ----------
+    good : array of bool, shape (n, m)
+    inv_sd : array, shape (n, m)
+        Inverse effective standard deviation of each pixel (flux units).
+    lo, hi, window : int
+        As for :func:`step_statistic`.
+
+    Returns
+    -------
+    array, shape (n, hi - lo)
+    """
+    m = good.shape[-1]
+    start = max(lo - window - 1, 0)
+    stop = min(hi + window + 2, m)
+    g = good[:, start:stop].astype(inv_sd.dtype)
+    s = jnp.where(good, inv_sd, 0.0)[:, start:stop]
+    k = np.arange(lo, hi) - start
+    cs, cg = _cumulative(s), _cumulative(g)
+    sums = [
+        _window_sums(c, k, a, b, stop - start)
+        for a, b in ((-1 - window, -1), (2, 2 + window))
+        for c in (cs, cg)
+    ]
+    left_s, left_n, right_s, right_n = sums
+    mean = (left_s + right_s) / jnp.maximum(left_n + right_n, 1.0)
+    return mean * mean / (1.0 / jnp.maximum(left_n, 1.0) + 1.0 / jnp.maximum(right_n, 1.0))
+
+
 def step_statistic(
-    u: jax.Array, good: jax.Array, lo: int, hi: int, window: int, *, level_window: int = 8
+    u: jax.Array,
+    good: jax.Array,
+    lo: int,
+    hi: int,
+    window: int,
+    *,
+    level_window: int = 8,
+    inv_sd: jax.Array | None = None,
+    step_scatter: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """Evidence for a step between pixels ``k - 1`` and ``k + 1``: jump and splice glitch.
 
@@ -271,6 +321,13 @@ def step_statistic(
         Pixels averaged on each side by the jump filter.
     level_window : int
         Pixels averaged on each side for the glitch's ramp.
+    inv_sd : array, shape (n, m), optional
+        Inverse effective standard deviation of each pixel (flux units), with
+    step_scatter : array, shape (m,), optional
+        the scatter ``S`` (flux units) across the fit's stars of the jump at
+        each candidate centre (smooth continuum residue and misfit that
+        recur there): the jump is divided by ``sqrt(1 + S^2 q)``
+        (:func:`jump_weight`).
 
     Returns
     -------
@@ -298,6 +355,9 @@ def step_statistic(
     left_n1, right_n1 = jnp.maximum(left_n, 1.0), jnp.maximum(right_n, 1.0)
     jump = (right_x / right_n1 - left_x / left_n1) / jnp.sqrt(1.0 / left_n1 + 1.0 / right_n1)
     jump = jnp.where((left_n > 0) & (right_n > 0), jump, 0.0)
+    if step_scatter is not None:
+        q = jump_weight(good, inv_sd, lo, hi, window)
+        jump = jump * jax.lax.rsqrt(1.0 + step_scatter[None, lo:hi] ** 2 * q)
     # glitch on top of the ramp between the local levels
     w = level_window
     y = jnp.clip(uu, -100.0, 100.0)

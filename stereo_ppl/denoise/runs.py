@@ -12,8 +12,9 @@ stars, ``run_scatter``) the sum has variance ``count + S^2 (sum inv_sd)^2``
     T = sum(u) / sqrt(count + S^2 (sum inv_sd)^2)
 
 is standard normal without an artefact, at any S/N.
-Where it exceeds the threshold, the box's pixels of its sign join the
-flagged pixels; stretches of at least ``run_width`` same-signed pixels are runs.
+Where it exceeds the threshold, the box's pixels of its sign (at least
+``run_join`` each) join the flagged pixels; stretches of at least
+``run_width`` same-signed pixels are runs.
 """
 
 from typing import NamedTuple
@@ -134,7 +135,7 @@ def run_mask(
         for sign, sig in ((1, stats[k] > t.run), (-1, stats[k] < -t.run)):
             covered = _window_sum_back(sig.astype(jnp.int32), width) > 0
             if sign > 0:
-                up = up | (covered & good & (u > 0))
+                up = up | (covered & good & (u >= t.run_join))
             else:
-                down = down | (covered & good & (u < 0))
+                down = down | (covered & good & (u <= -t.run_join))
     return _stretch(up, t.run_width) | _stretch(down, t.run_width)

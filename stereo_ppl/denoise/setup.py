@@ -15,7 +15,7 @@ from ..dims import LAMOST_WAVELENGTH
 from ..errors import StereoPPLError
 from ..inference.results import params_from_datatree
 from .core import DenoiseSetup, denoise_batch
-from .flags import ArtefactThresholds, searchable_range
+from .flags import ArtefactThresholds, jump_weight, searchable_range, step_statistic
 from .linalg import Decoder, make_decoder, pair_products
 from .runs import RUN_WIDTHS, box_sums
 
@@ -25,6 +25,7 @@ __all__ = [
     "PRIORS",
     "estimate_run_scatter",
     "estimate_scatter",
+    "estimate_step_scatter",
     "find_bad_columns",
     "latent_prior",
     "make_setup",
@@ -231,15 +232,21 @@ def make_setup(
         raise StereoPPLError(f"scatter must be {m} finite values >= 0")
     setup = setup._replace(scatter=jnp.asarray(values, dtype))
     run_scatter = estimate_run_scatter(setup, observed, ivar, batch_size=batch_size)
+    step_scatter = estimate_step_scatter(setup, observed, ivar, batch_size=batch_size)
     a_how = "the fit's posterior mean" if fit_scale is not None else "1 (reported errors)"
     info = (
         ("noise_model", "F2 ~ Normal(F2_hat, a^2 / ivar + s_p^2)"),
         ("noise_error_scale", f"{error_scale:.6g}: {a_how}"),
         ("noise_scatter", how),
         ("run_scatter", f"from {len(stars)} of the fit's stars (estimate_run_scatter)"),
+        ("step_scatter", f"from {len(stars)} of the fit's stars (estimate_step_scatter)"),
         ("step_search", search_note),
     )
-    return setup._replace(run_scatter=jnp.asarray(run_scatter, dtype), info=info)
+    return setup._replace(
+        run_scatter=jnp.asarray(run_scatter, dtype),
+        step_scatter=jnp.asarray(step_scatter, dtype),
+        info=info,
+    )
 
 
 def _model_flux(result, shape) -> np.ndarray:
@@ -313,8 +320,9 @@ def estimate_scatter(
 ) -> np.ndarray:
     """The intrinsic scatter ``s_p`` per pixel, from spectra the decoder should describe.
 
-    Each spectrum is denoised robustly with ``s_p = 0`` (steps fitted,
-    outliers down-weighted); its residuals ``d = F2 - model`` are then taken
+    Each spectrum is denoised robustly (steps fitted, outliers
+    down-weighted), first with ``s_p = 0``, then with the first estimate; its
+    residuals ``d = F2 - model`` are then taken
     as ``Normal(0, a^2 / ivar + s_p^2)``, and ``s_p`` is the maximum-likelihood
     value pooled over the pixels within ``halfwidth`` of ``p`` (a decoder's
     misfit spans a line's width), with the pixels the first pass typed as
@@ -337,22 +345,27 @@ def estimate_scatter(
     """
     flux = np.asarray(flux)
     ivar = np.asarray(ivar)
-    setup = setup._replace(scatter=jnp.zeros_like(setup.scatter))
-    parts, weights = [], []
-    for start in range(0, flux.shape[0], batch_size):
-        part = slice(start, start + batch_size)
-        result = denoise_batch(setup, flux[part], ivar[part])
-        w = np.where(np.isfinite(ivar[part]) & np.isfinite(flux[part]), ivar[part], 0.0)
-        point = np.isin(np.asarray(result.artefact), (1, 2, 3))
-        w = np.where(point, 0.0, w)
-        model = _model_flux(result, flux[part].shape)
-        parts.append(np.where(w > 0, flux[part] - model, 0.0) ** 2)
-        weights.append(w.astype(np.float64))
-    d2 = np.concatenate(parts)
-    w = np.concatenate(weights)
-    good = w > 0
-    var = np.where(good, float(setup.error_scale) ** 2 / np.where(good, w, 1.0), 1.0)
-    return _pooled_ml_scatter(d2, var, good, half=halfwidth)
+    scatter = np.zeros(flux.shape[1])
+    # twice: without a scatter a recurring misfit passes for cosmic rays, which
+    # are left out; the second pass types the pixels with the first's scatter
+    for _ in range(2):
+        setup = setup._replace(scatter=jnp.asarray(scatter, setup.scatter.dtype))
+        parts, weights = [], []
+        for start in range(0, flux.shape[0], batch_size):
+            part = slice(start, start + batch_size)
+            result = denoise_batch(setup, flux[part], ivar[part])
+            w = np.where(np.isfinite(ivar[part]) & np.isfinite(flux[part]), ivar[part], 0.0)
+            point = np.isin(np.asarray(result.artefact), (1, 2, 3))
+            w = np.where(point, 0.0, w)
+            model = _model_flux(result, flux[part].shape)
+            parts.append(np.where(w > 0, flux[part] - model, 0.0) ** 2)
+            weights.append(w.astype(np.float64))
+        d2 = np.concatenate(parts)
+        w = np.concatenate(weights)
+        good = w > 0
+        var = np.where(good, float(setup.error_scale) ** 2 / np.where(good, w, 1.0), 1.0)
+        scatter = _pooled_ml_scatter(d2, var, good, half=halfwidth)
+    return scatter
 
 
 def estimate_run_scatter(
@@ -368,7 +381,9 @@ def estimate_run_scatter(
     Neighbouring pixels' misfits of a decoder that cannot describe a line add
     up in a box (:mod:`.runs`). For each width and start pixel, ``S`` is the
     smallest value ``>= 0`` with ``|sum u| <= 2.326 sqrt(count + S^2 (sum
-    inv_sd)^2)`` at ``quantile`` of the spectra (flagged pixels left out), as
+    inv_sd)^2)`` at ``quantile`` of the spectra (pixels typed as cosmic rays,
+    steps or bad columns left out; a misfit typed as a run or other is what ``S``
+    measures), as
     :func:`estimate_scatter` does for single pixels.
 
     Parameters
@@ -397,7 +412,7 @@ def estimate_run_scatter(
         part = slice(start, start + batch_size)
         result = denoise_batch(setup, flux[part], ivar[part])
         w = np.where(np.isfinite(ivar[part]), ivar[part], 0.0)
-        use = (np.asarray(result.artefact) == 0) & (w > 0) & np.isfinite(flux[part])
+        use = ~np.isin(np.asarray(result.artefact), (1, 2, 3)) & (w > 0) & np.isfinite(flux[part])
         inv_sd = np.where(use, 1.0 / np.sqrt(a2 / np.where(use, w, 1.0) + s2), 0.0)
         sums = box_sums(
             jnp.asarray(result.residual), jnp.asarray(inv_sd), jnp.asarray(use), clip=clip
@@ -411,6 +426,70 @@ def estimate_run_scatter(
         d2 = (total[k] / weight[k]) ** 2
         var = count[k] / weight[k] ** 2
         out[k] = _quantile_scale(d2, var, good[k], quantile=quantile)
+    return out
+
+
+def estimate_step_scatter(
+    setup: DenoiseSetup,
+    flux: np.ndarray,
+    ivar: np.ndarray,
+    *,
+    batch_size: int = 1024,
+) -> np.ndarray:
+    """Scatter ``S`` (flux units) of the step filter's jump at each candidate centre.
+
+    A smooth continuum-normalisation residue or a misfit that spans the join
+    moves the means on the two sides apart without a step. For each candidate
+    centre, ``S`` is the value with ``median(jump^2 / (1 + S^2 q)) = 0.4549``
+    (the median of a chi-square with one degree of freedom; ``q`` from
+    :func:`~.flags.jump_weight`) over the spectra, 0 where the median is
+    below that already: the median is not moved by the real steps some of
+    those spectra carry.
+
+    Parameters
+    ----------
+    setup : DenoiseSetup
+        With its scatter set.
+    flux, ivar : array, shape (n, m)
+        Spectra on the fit's grid (e.g. the fit's held-out stars).
+    batch_size : int
+
+    Returns
+    -------
+    ndarray, shape (m,), float64
+        0 outside the step candidates.
+    """
+    flux = np.asarray(flux)
+    ivar = np.asarray(ivar)
+    m = flux.shape[1]
+    t = ArtefactThresholds()
+    lo, hi = searchable_range(setup.step_range, m, t.step_window)
+    out = np.zeros(m)
+    if hi <= lo or flux.shape[0] == 0:
+        return out
+    a2 = float(setup.error_scale) ** 2
+    s2 = np.asarray(setup.scatter, np.float64) ** 2
+    jumps, weights = [], []
+    for start in range(0, flux.shape[0], batch_size):
+        part = slice(start, start + batch_size)
+        result = denoise_batch(setup, flux[part], ivar[part])
+        w = np.where(np.isfinite(ivar[part]), ivar[part], 0.0)
+        use = ~np.isin(np.asarray(result.artefact), (1, 2, 3)) & (w > 0) & np.isfinite(flux[part])
+        inv_sd = np.where(use, 1.0 / np.sqrt(a2 / np.where(use, w, 1.0) + s2), 0.0)
+        use_j, inv_j = jnp.asarray(use), jnp.asarray(inv_sd)
+        _, jump = step_statistic(jnp.asarray(result.residual), use_j, lo, hi, t.step_window)
+        jumps.append(np.asarray(jump, np.float64))
+        weights.append(np.asarray(jump_weight(use_j, inv_j, lo, hi, t.step_window), np.float64))
+    j2, q = np.concatenate(jumps) ** 2, np.concatenate(weights)
+    target = 0.4549
+    s2_lo, s2_hi = np.zeros(hi - lo), np.max(j2 / np.maximum(q, 1e-30), axis=0) + 1e-30
+    need = np.median(j2, axis=0) > target
+    for _ in range(60):
+        mid = 0.5 * (s2_lo + s2_hi)
+        above = np.median(j2 / (1.0 + mid * q), axis=0) > target
+        s2_lo = np.where(above, mid, s2_lo)
+        s2_hi = np.where(above, s2_hi, mid)
+    out[lo:hi] = np.where(need, np.sqrt(0.5 * (s2_lo + s2_hi)), 0.0)
     return out
 
 
@@ -493,6 +572,7 @@ def setup_arrays(setup: DenoiseSetup) -> dict:
         run_scatter=np.zeros((len(RUN_WIDTHS), m))
         if run_scatter is None
         else np.asarray(run_scatter),
+        step_scatter=np.zeros(m) if setup.step_scatter is None else np.asarray(setup.step_scatter),
         info=np.asarray(json.dumps(list(setup.info))),
     )
     return out
@@ -522,5 +602,6 @@ def setup_from_arrays(arrays: dict) -> DenoiseSetup:
         tuple(int(v) for v in arrays["step_range"]),
         error_scale=float(arrays["error_scale"]),
         run_scatter=jnp.asarray(arrays["run_scatter"]),
+        step_scatter=jnp.asarray(arrays["step_scatter"]),
         info=tuple(tuple(item) for item in json.loads(str(arrays["info"]))),
     )

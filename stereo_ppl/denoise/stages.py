@@ -278,6 +278,7 @@ def step_stage(
     block: Block,
     fit: Fit,
     bad_column: jax.Array,
+    step_scatter: jax.Array,
     *,
     step_range: tuple[int, int],
     thresholds: ArtefactThresholds,
@@ -290,6 +291,8 @@ def step_stage(
     common scale by ``step_accept`` and the jump is at least ``step_min`` in
     the direction of the scales fitted over the whole sides, or its splice
     glitch alone is significant. Spectra without an accepted step keep ``fit``.
+    ``step_scatter`` (m,): the jump's scatter across the fit's stars at each
+    candidate (:func:`~.flags.step_statistic`).
     """
     t = thresholds
     lo, hi = step_range
@@ -297,7 +300,15 @@ def step_stage(
     span = _span(step_range, t.step_refine, m)
     # known bad columns are no evidence for or against a step
     clean = block.usable & ~bad_column[None, :]
-    stat, _ = step_statistic(fit.u, clean, lo, hi, t.step_window)
+    stat, _ = step_statistic(
+        fit.u,
+        clean,
+        lo,
+        hi,
+        t.step_window,
+        inv_sd=block.flag_inv_sd,
+        step_scatter=step_scatter,
+    )
     best = jnp.argmax(stat, axis=-1)
     on = jnp.take_along_axis(stat, best[:, None], -1)[:, 0] > t.step**2
     kstar = jnp.where(on, lo + best, -1).astype(jnp.int32)

@@ -5,12 +5,13 @@ import xarray as xr
 
 __all__ = ["plot_residuals"]
 
-#: Marker colour of each artefact code (1..4) in the residual panel.
+#: Label, colour and marker of each artefact code (1..5) in the residual panel.
 _CODE_STYLE = {
     1: ("cosmic ray", "tab:red", "^"),
     2: ("step", "tab:purple", "s"),
     3: ("bad column", "tab:orange", "D"),
     4: ("other", "tab:green", "o"),
+    5: ("run", "tab:brown", "P"),
 }
 
 
@@ -42,7 +43,13 @@ def plot_residuals(
     -------
     matplotlib.figure.Figure
         Top (Fig. 3): observed and denoised flux with the band. Bottom (Fig. 4):
-        residuals in standard deviations, flagged pixels marked by type.
+        the calibrated residuals in standard deviations, flagged pixels marked
+        by type, with the ±1 band of the calibrated noise model and the
+        single-pixel threshold that follows from the false-alarm rate per
+        spectrum (the result's ``threshold_outlier`` and ``false_alarm``
+        attributes; the flags also allow for the spectrum's own misfit and
+        scale, so a flagged pixel can lie inside it, one of a run or step
+        below it).
     """
     import matplotlib.pyplot as plt
 
@@ -72,6 +79,21 @@ def plot_residuals(
     top.plot(wl, denoised, color="tab:blue", lw=0.8, label="denoised")
     top.set(ylabel="normalised flux")
     top.legend(loc="lower right", fontsize="small")
+    bottom.fill_between(wl, -1.0, 1.0, color="tab:blue", alpha=0.15, lw=0, label="±1σ model")
+    threshold = result.attrs.get("threshold_outlier")
+    if threshold is not None:
+        alpha = result.attrs.get("false_alarm")
+        label = f"±{float(threshold):.2f}σ" + (
+            f" (false alarms {float(alpha):g} per spectrum)" if alpha is not None else ""
+        )
+        for sign in (-1.0, 1.0):
+            bottom.axhline(
+                sign * float(threshold),
+                color="tab:red",
+                lw=0.6,
+                ls="--",
+                label=label if sign > 0 else None,
+            )
     bottom.plot(wl, residual, color="0.3", lw=0.5)
     bottom.axhline(0.0, color="k", lw=0.5)
     for value, (label, colour, marker) in _CODE_STYLE.items():
@@ -82,9 +104,8 @@ def plot_residuals(
             )
     scale = np.nanpercentile(np.abs(residual[code == 0]), 99.5) if np.any(code == 0) else 5.0
     bottom.set_ylim(-3 * max(scale, 1.0), 3 * max(scale, 1.0))
-    bottom.set(xlabel="rest-frame wavelength [Å]", ylabel="residual [σ]")
-    if np.any(code > 0):
-        bottom.legend(loc="upper right", fontsize="small", ncols=4)
+    bottom.set(xlabel="rest-frame wavelength [Å]", ylabel="calibrated residual [σ]")
+    bottom.legend(loc="upper right", fontsize="small", ncols=4)
     if wavelength_range is not None:
         bottom.set_xlim(*wavelength_range)
     if title is None:
@@ -93,5 +114,7 @@ def plot_residuals(
             f"obsid {int(one['obsid'].values)}   status {status}   "
             f"χ²_red {float(one['chi2_reduced'].values):.2f}"
         )
+        if "anomaly_pvalue" in one:
+            title += f"   anomaly p {float(one['anomaly_pvalue'].values):.2g}"
     top.set_title(title)
     return fig

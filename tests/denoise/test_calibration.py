@@ -1,0 +1,131 @@
+"""Flags under the calibrated noise model: false-alarm rate, fit's scatter, runs, any grid."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from denoise_fakes import decoder_arrays, fake_fit
+from scipy import stats
+
+from stereo_ppl.data import lamost_grid
+from stereo_ppl.denoise import ArtefactThresholds, denoise, make_decoder, make_setup
+from stereo_ppl.denoise.core import DenoiseSetup, resolved_thresholds
+
+WL = lamost_grid()
+
+
+def _calibrated_setup(*, seed=0, error_scale=1.3):
+    beta_F, b_F = decoder_arrays(seed, wavelength=WL, num_latent=3)
+    decoder = make_decoder(beta_F, b_F)
+    # scatter in the lines, as a decoder's own misfit
+    scatter = 0.002 + 0.02 * (1.0 - b_F)
+    lo, hi = np.searchsorted(WL, (5600.0, 6100.0))
+    setup = DenoiseSetup(
+        decoder,
+        jnp.asarray(scatter, decoder.b_F.dtype),
+        jnp.zeros(WL.size, bool),
+        jnp.zeros(WL.size, bool),
+        (int(lo), int(hi)),
+        error_scale=error_scale,
+    )
+    return setup, beta_F, b_F, scatter
+
+
+def _draw(seed, beta_F, b_F, scatter, error_scale, num, snr):
+    """Spectra from the calibrated model: ``Normal(B z + b, a^2 / ivar + s_p^2)``."""
+    rng = np.random.default_rng(seed)
+    mean = rng.normal(size=(num, beta_F.shape[1])) @ beta_F.T + b_F
+    sigma = np.abs(mean) / snr[:, None]
+    sd = np.sqrt((error_scale * sigma) ** 2 + scatter**2)
+    return mean + sd * rng.normal(size=mean.shape), 1.0 / sigma**2
+
+
+@pytest.mark.slow
+def test_false_alarm_rate_on_spectra_from_the_calibrated_model():
+    setup, beta_F, b_F, scatter = _calibrated_setup()
+    num, alpha = 600, 0.1
+    snr = np.exp(np.random.default_rng(1).uniform(np.log(30), np.log(800), num))
+    flux, ivar = _draw(2, beta_F, b_F, scatter, 1.3, num, snr)
+    thresholds = ArtefactThresholds(false_alarm=alpha)
+    out = denoise(setup, flux, ivar, thresholds=thresholds)
+    art = np.asarray(out.artefact)
+    any_flag = np.any(art != 0, axis=1)
+    # the stated rate bounds the rate of spectra with any flag ...
+    assert any_flag.sum() <= stats.binom.ppf(0.999, num, alpha)
+    # ... and the single-pixel detector, Šidák-exact, has its share of it
+    single = np.any((art == 1) | (art == 4), axis=1).sum()
+    share = alpha / 3
+    lo, hi = stats.binom.ppf([0.001, 0.999], num, share)
+    assert lo <= single <= hi, (single, num * share)
+    # the residual is standard normal under the calibrated model
+    r = np.asarray(out.residual)[art == 0]
+    assert 0.97 < np.std(r) < 1.03
+    # the anomaly p-value is uniform for spectra the model describes
+    p = np.asarray(out.anomaly_pvalue)[~any_flag]
+    assert stats.kstest(p, "uniform").pvalue > 1e-3
+
+
+def test_thresholds_follow_from_the_false_alarm_rate():
+    setup, *_ = _calibrated_setup()
+    t = resolved_thresholds(setup, ArtefactThresholds(false_alarm=0.003))
+    m = WL.size
+    # Šidák: P(any of m two-sided normal pixels beyond outlier) = 0.001
+    assert 1.0 - (1.0 - 2.0 * stats.norm.sf(t.outlier)) ** m == pytest.approx(0.001, rel=1e-6)
+    lo, hi = setup.step_range
+    assert np.exp(-0.5 * t.step**2) * (hi - lo) == pytest.approx(0.001, rel=1e-6)
+    given = resolved_thresholds(setup, ArtefactThresholds(outlier=7.0))
+    assert given.outlier == 7.0 and given.run is not None
+    with pytest.raises(ValueError, match="false_alarm"):
+        ArtefactThresholds(false_alarm=0.0)
+
+
+def test_run_cosmic_ray_and_step_each_get_their_code():
+    setup, beta_F, b_F, scatter = _calibrated_setup(error_scale=1.0)
+    snr = np.full(3, 150.0)
+    flux, ivar = _draw(3, beta_F, b_F, scatter, 1.0, 3, snr)
+    sd = np.sqrt(1.0 / ivar + scatter**2)
+    flux[0, 1200:1212] += 6.0 * sd[0, 1200:1212]  # a run of 12 pixels at +6 sigma
+    flux[1, 2500:2508] -= 5.0 * sd[1, 2500:2508]  # a negative run of 8 at -5 sigma
+    flux[2, 3000] += 30.0 * sd[2, 3000]  # a cosmic ray
+    art = np.asarray(denoise(setup, flux, ivar).artefact)
+    assert np.mean(art[0, 1200:1212] == 5) >= 0.8
+    assert np.count_nonzero(art[0]) == np.count_nonzero(art[0, 1198:1214])
+    assert np.mean(art[1, 2500:2508] == 5) >= 0.8
+    assert art[2, 3000] == 1 and np.count_nonzero(art[2]) == 1
+
+
+def test_the_fits_scatter_and_error_scale_take_precedence():
+    tree, _ = fake_fit(0, num_stars=40, num_latent=3)
+    m = WL.size
+    scatter = np.linspace(0.001, 0.01, m)
+    posterior = tree["posterior"].to_dataset()
+    posterior["scatter"] = (("chain", "draw", "lamost_pixel"), scatter[None, None, :])
+    posterior["error_scale"] = (("chain", "draw"), np.array([[1.25]]))
+    tree["posterior"] = posterior
+    setup = make_setup(tree)
+    np.testing.assert_allclose(np.asarray(setup.scatter), scatter, rtol=1e-6)
+    assert setup.error_scale == pytest.approx(1.25)
+    info = dict(setup.info)
+    assert info["noise_scatter"] == "the fit's posterior mean"
+    assert info["noise_error_scale"].startswith("1.25")
+    # a fit without them: a = 1 and the scatter estimated from its stars
+    plain, _ = fake_fit(0, num_stars=40, num_latent=3)
+    setup = make_setup(plain)
+    assert setup.error_scale == 1.0
+    assert "estimated from" in dict(setup.info)["noise_scatter"]
+
+
+@pytest.mark.parametrize(
+    ("start", "num", "says"),
+    [(3700.0, 2000, "the part of"), (3700.0, 1200, "skipped"), (5200.0, 1500, "Angstrom")],
+)
+def test_any_survey2_grid_denoises_and_the_step_search_says_what_it_did(start, num, says):
+    wl = start * 10.0 ** (1e-4 * np.arange(num))
+    tree, data = fake_fit(0, num_stars=30, num_latent=3, wavelength=wl)
+    setup = make_setup(tree)
+    note = dict(setup.info)["step_search"]
+    assert says in note
+    if says == "skipped":
+        assert setup.step_range == (0, 0)
+    flux = data["flux"][:4].copy()
+    out = denoise(setup, flux, data["ivar"][:4])
+    assert np.all(np.asarray(out.status) == 0)
