@@ -136,7 +136,23 @@ def starting_point(
     if missing and variant.init is not None:
         extra = variant.init(params, train.base.apogee_flux, train.kwargs)
         params.update({name: extra[name] for name in missing if name in extra})
+    start = _calibration_start(train.base.lamost_ivar)
+    params.update({k: v for k, v in start.items() if k in variant.site_dims and k not in params})
     return params
+
+
+def _calibration_start(lamost_ivar) -> dict:
+    """Start of the calibration sites: the reported errors (``a = 1``), a small scatter
+    (a tenth of the median reported error) and the seed's prior scale (1)."""
+    ivar = np.asarray(lamost_ivar)
+    good = ivar > 0
+    error = float(np.median(1.0 / np.sqrt(ivar[good]))) if good.any() else 1.0
+    dtype = ivar.dtype
+    return {
+        "error_scale": np.asarray(1.0, dtype),
+        "scatter": np.full(ivar.shape[1], 0.1 * error, dtype),
+        "prior_scale": np.asarray(1.0, dtype),
+    }
 
 
 def fit_map(
