@@ -39,7 +39,43 @@ autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_validation_checks = set()
-numpydoc_xref_param_type = False
+# parameter types link to their documentation (ours, or numpy/xarray/... by intersphinx)
+numpydoc_xref_param_type = True
+numpydoc_xref_aliases = {
+    "DataTree": "xarray.DataTree",
+    "Dataset": "xarray.Dataset",
+    "DataArray": "xarray.DataArray",
+    "ndarray": "numpy.ndarray",
+    "Path": "pathlib.Path",
+    "path-like": "os.PathLike",
+    "Table": "astropy.table.Table",
+    "Quantity": "astropy.units.Quantity",
+    "Array": "jax.Array",
+}
+numpydoc_xref_ignore = {
+    "optional",
+    "of",
+    "or",
+    "and",
+    "shape",
+    "default",
+    "the",
+    "a",
+    "an",
+    "same",
+    "as",
+    "per",
+    "one",
+    "each",
+    "n",
+    "m",
+    "c",
+    "int64",
+    "float64",
+    "float32",
+    "int8",
+    "bool_",
+}
 
 # -- notebooks (myst-nb): the tutorials are staged into tutorials/ by stereo_docs, already
 # executed by the test run where it left them in _executed/; others run here ("auto"

@@ -34,7 +34,7 @@ def role(obj) -> str:
 def write_inventory(path: Path, project: str, version: str, entries: dict[str, tuple]) -> None:
     """``entries``: {name: (role, uri)}; ``$`` in a uri stands for the name."""
     lines = [
-        f"{name} {kind} 1 {uri} -"
+        f"{name} {kind} {-1 if kind == 'std:label' else 1} {uri} -"
         for name, (kind, uri) in sorted(entries.items())
         if " " not in name
     ]
@@ -94,6 +94,10 @@ def numpy_inventory():
     entries["numpy.nan"] = ("py:data", "reference/constants.html#numpy.nan")
     entries["numpy.inf"] = ("py:data", "reference/constants.html#numpy.inf")
     entries["numpy.newaxis"] = ("py:data", "reference/constants.html#numpy.newaxis")
+    # what numpydoc's default type aliases point to (array_like, scalar)
+    entries["array_like"] = ("std:term", "glossary.html#term-array_like")
+    entries["array-like"] = ("std:term", "glossary.html#term-array_like")
+    entries["arrays.scalars"] = ("std:label", "reference/arrays.scalars.html#arrays-scalars")
     write_inventory(HERE / "numpy.inv", "NumPy", numpy.__version__, entries)
 
 
