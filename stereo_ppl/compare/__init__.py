@@ -10,7 +10,7 @@ from .elpd import (
     pointwise,
     stacking_weights,
 )
-from .scores import fit_summary, predict_lamost
+from .scores import fit_summary, heldout_coverage, predict_lamost
 
 __all__ = [
     "SCORES",
@@ -19,6 +19,7 @@ __all__ = [
     "elpd_by_c",
     "elpd_per_repeat",
     "fit_summary",
+    "heldout_coverage",
     "model_name",
     "pointwise",
     "predict_lamost",

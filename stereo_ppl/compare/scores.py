@@ -2,11 +2,12 @@
 
 import numpy as np
 import xarray as xr
+from scipy import stats
 
 from ..inference.predict import predict
 from ..models import eq12
 
-__all__ = ["fit_summary", "predict_lamost"]
+__all__ = ["fit_summary", "heldout_coverage", "predict_lamost"]
 
 
 def predict_lamost(params: dict, apogee_flux: np.ndarray) -> np.ndarray:
@@ -72,3 +73,34 @@ def fit_summary(tree: xr.DataTree) -> dict:
         row["heldout_chi2_per_pixel"] = float(chi2.mean())
         row["heldout_chi2_median"] = float(np.median(chi2))
     return row
+
+
+def heldout_coverage(tree: xr.DataTree, *, probs=(0.5, 0.68, 0.95)) -> dict:
+    """Coverage of the central predictive intervals of the held-out stars' survey-2 pixels.
+
+    The predictive of each held-out pixel is ``Normal(F2_hat, sd)`` with the
+    mean and ``lamost_flux_predictive_sd`` of :func:`stereo_ppl.predict` from
+    the star's survey-1 spectrum (for a point estimate, the plug-in predictive).
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit with its data (``constant_data``, ``observed_data``).
+    probs : sequence of float
+        Nominal central probabilities.
+
+    Returns
+    -------
+    dict
+        ``{p: fraction of usable held-out pixels inside the central p interval}``.
+    """
+    const = tree["constant_data"]
+    heldout = np.asarray(const["heldout"].values, dtype=bool)
+    f1 = np.asarray(const["apogee_flux"].values[heldout], np.float64)
+    ivar = np.asarray(const["lamost_ivar"].values[heldout], np.float64)
+    flux = np.asarray(tree["observed_data"]["lamost_flux"].values[heldout], np.float64)
+    pred = predict(tree, apogee_flux=f1, lamost_ivar=ivar)
+    good = ivar > 0
+    sd = pred["lamost_flux_predictive_sd"].values[good]
+    z = np.abs(flux - pred["lamost_flux"].values)[good] / sd
+    return {float(p): float(np.mean(z < stats.norm.ppf(0.5 + p / 2))) for p in probs}

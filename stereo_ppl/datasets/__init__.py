@@ -11,6 +11,7 @@ and survey 2 (:data:`PAIRS`: APOGEE → LAMOST, GALAH → LAMOST, APOGEE → GAL
 
 from .artefacts import ARTEFACT_CODES
 from .builtin import BuiltinSurvey, make_builtin
+from .calibration import CalibrationData, make_calibration_data
 from .files import FAILING_ROWS, BuiltinFiles, prepared_truth, write_builtin_files
 from .galah import galah_true_flux, make_galah, write_galah_files
 from .labels import LABEL_NAMES, LABEL_UNITS
@@ -27,11 +28,13 @@ __all__ = [
     "PAIRS",
     "BuiltinFiles",
     "BuiltinSurvey",
+    "CalibrationData",
     "apogee_true_flux",
     "galah_true_flux",
     "lamost_true_flux",
     "make_builtin",
     "make_builtin_pair",
+    "make_calibration_data",
     "make_galah",
     "prepared_truth",
     "write_builtin_files",
