@@ -101,17 +101,18 @@ def _posterior_mean(tree: xr.DataTree, name: str) -> np.ndarray | None:
     return np.asarray(posterior[name].mean(dim=("chain", "draw")).values, dtype=np.float64)
 
 
-def _calibration_stars(tree: xr.DataTree, *, min_heldout: int = 30) -> np.ndarray:
-    """The fit's stars to estimate the scatter on: held out if at least ``min_heldout``.
+def _calibration_stars(tree: xr.DataTree, *, min_heldout: int = 30) -> tuple[np.ndarray, bool]:
+    """The fit's stars to estimate the scatter on, and whether they are held out.
 
-    Training stars are fitted by the decoder itself, so their residuals
-    understate its error on new stars.
+    Held-out stars if at least ``min_heldout``, else all: training stars are
+    fitted by the decoder itself, so their residuals understate its error on
+    new stars.
     """
     num = tree["observed_data"]["lamost_flux"].shape[0]
     heldout = tree["constant_data"].to_dataset().get("heldout")
     if heldout is not None and int(np.sum(heldout.values)) >= min_heldout:
-        return np.flatnonzero(np.asarray(heldout.values, dtype=bool))
-    return np.arange(num)
+        return np.flatnonzero(np.asarray(heldout.values, dtype=bool)), True
+    return np.arange(num), False
 
 
 def _step_search(wavelength: np.ndarray, step_range, window: int) -> tuple[tuple[int, int], str]:
@@ -149,11 +150,14 @@ def make_setup(
 
     The noise model is ``F2_p ~ Normal(mu_p, a^2 / ivar_p + s_p^2)``. A
     calibrated fit carries ``error_scale`` ``a`` and ``scatter`` ``s_p`` in its
-    posterior (their posterior means are used). A fit without them (made with
-    the reported errors) gets ``a = 1`` and ``s_p`` estimated from its
-    held-out stars (all its stars when fewer than 30 are held out) by
-    :func:`estimate_scatter`: without it the decoder's own misfit, which
-    grows with S/N, would be flagged as artefacts.
+    posterior (their posterior means are used). Fitted on its training stars,
+    ``s_p`` understates the decoder's error on new stars, so where the fit
+    holds out at least 30 stars ``s_p`` is raised to the estimate from them
+    (:func:`estimate_scatter`) wherever that is larger. A fit without them
+    (made with the reported errors) gets ``a = 1`` and ``s_p`` estimated from
+    its held-out stars (all its stars when fewer than 30 are held out):
+    without it the decoder's own misfit, which grows with S/N, would be
+    flagged as artefacts.
 
     Parameters
     ----------
@@ -164,8 +168,9 @@ def make_setup(
         ``"empirical"``: a Gaussian prior on ``z`` with the mean and covariance
         of the training stars' ``z`` (MAP instead of least squares).
     scatter : None, bool or array of shape (m,)
-        ``s_p`` (flux units). None: the fit's ``scatter``, else estimated;
-        True: estimated even for a calibrated fit; False: 0.
+        ``s_p`` (flux units). None: the fit's ``scatter`` (raised by the
+        held-out stars), else estimated; True: estimated even for a calibrated
+        fit; False: 0.
     bad_columns : array of int, optional
         Known bad pixel columns (outliers there are code 3).
     sky_lines : sequence of float
@@ -216,13 +221,22 @@ def make_setup(
         search,
         error_scale=error_scale,
     )
-    stars = _calibration_stars(tree)
+    stars, heldout = _calibration_stars(tree)
     observed = np.asarray(tree["observed_data"]["lamost_flux"].values)[stars]
     ivar = np.asarray(tree["constant_data"]["lamost_ivar"].values)[stars]
     if scatter is False:
         values, how = np.zeros(m), "0"
-    elif scatter is None and fit_scatter is not None:
+    elif scatter is None and fit_scatter is not None and not heldout:
         values, how = fit_scatter, "the fit's posterior mean"
+    elif scatter is None and fit_scatter is not None:
+        # the fit's stars understate its error on new ones: held-out stars may raise it
+        estimate = estimate_scatter(setup, observed, ivar, batch_size=batch_size)
+        values = np.maximum(fit_scatter, estimate)
+        raised = int(np.sum(estimate > fit_scatter))
+        how = (
+            f"the fit's posterior mean, raised at {raised} pixels to the estimate from "
+            f"{len(stars)} held-out stars (estimate_scatter)"
+        )
     elif scatter is None or scatter is True:
         values = estimate_scatter(setup, observed, ivar, batch_size=batch_size)
         how = f"estimated from {len(stars)} of the fit's stars (estimate_scatter)"
@@ -501,13 +515,17 @@ def find_bad_columns(
     min_fraction: float = 0.01,
     min_count: int = 3,
     significance: float = 8.0,
+    reach: int = 6,
 ) -> np.ndarray:
-    """Pixel columns flagged in far more spectra than the rest.
+    """Pixel columns flagged in far more spectra than the rest and than their neighbours.
 
-    A column is bad where its number of flagged pixels (any code but 0 and
-    2) exceeds ``min_count``, ``min_fraction`` of its usable spectra, and the
-    count expected at the median-free background rate by ``significance``
-    Poisson standard deviations.
+    A column is bad where its number of pixels flagged on their own (codes 1,
+    3 and 4; steps and runs span pixels) exceeds ``min_count``,
+    ``min_fraction`` of its usable spectra, and by ``significance`` Poisson
+    standard deviations both the count expected at the background rate of
+    all columns and that of the columns 2 to ``reach`` pixels on either side:
+    a defect hits one column, a misfit that recurs at a wavelength spans a
+    line's width (and belongs in the scatter).
 
     Parameters
     ----------
@@ -518,6 +536,8 @@ def find_bad_columns(
     exclude : array of bool, shape (m,), optional
         Columns never reported (e.g. the sky-line pixels, ``setup.sky``).
     min_fraction, min_count, significance : float, int, float
+    reach : int
+        Outermost neighbour (pixels) of the local background.
 
     Returns
     -------
@@ -526,12 +546,21 @@ def find_bad_columns(
     """
     artefact = np.asarray(artefact)
     usable = np.asarray(usable, dtype=bool)
-    hit = usable & (artefact != 0) & (artefact != 2)
+    hit = usable & np.isin(artefact, (1, 3, 4))
     count = hit.sum(axis=0).astype(np.float64)
     total = np.maximum(usable.sum(axis=0), 1).astype(np.float64)
     keep = count <= np.quantile(count, 0.99)
     rate = count[keep].sum() / total[keep].sum()
-    expected = rate * total
+    m = count.size
+    near_count, near_total = np.zeros(m), np.zeros(m)
+    for shift in range(2, reach + 1):
+        for side in (-shift, shift):
+            idx = np.arange(m) + side
+            inside = (idx >= 0) & (idx < m)
+            near_count[inside] += count[idx[inside]]
+            near_total[inside] += total[idx[inside]]
+    local = near_count / np.maximum(near_total, 1.0)
+    expected = np.maximum(rate, local) * total
     bad = (
         (count >= min_count)
         & (count >= min_fraction * total)

@@ -94,7 +94,7 @@ def test_run_cosmic_ray_and_step_each_get_their_code():
 
 
 def test_the_fits_scatter_and_error_scale_take_precedence():
-    tree, _ = fake_fit(0, num_stars=40, num_latent=3)
+    tree, _ = fake_fit(0, num_stars=150, num_latent=3)  # 30 held out
     m = WL.size
     scatter = np.linspace(0.001, 0.01, m)
     posterior = tree["posterior"].to_dataset()
@@ -102,11 +102,24 @@ def test_the_fits_scatter_and_error_scale_take_precedence():
     posterior["error_scale"] = (("chain", "draw"), np.array([[1.25]]))
     tree["posterior"] = posterior
     setup = make_setup(tree)
-    np.testing.assert_allclose(np.asarray(setup.scatter), scatter, rtol=1e-6)
+    # the fake fit's spectra come from its decoder: its held-out stars raise little
+    got = np.asarray(setup.scatter)
+    assert np.all(got >= scatter * (1 - 1e-6))
+    assert np.median(got / scatter) == pytest.approx(1.0, abs=1e-6)
     assert setup.error_scale == pytest.approx(1.25)
     info = dict(setup.info)
-    assert info["noise_scatter"] == "the fit's posterior mean"
+    assert info["noise_scatter"].startswith("the fit's posterior mean, raised at")
     assert info["noise_error_scale"].startswith("1.25")
+    # too few held-out stars: the fit's scatter as it is
+    few, _ = fake_fit(0, num_stars=40, num_latent=3)
+    few["posterior"] = (
+        few["posterior"]
+        .to_dataset()
+        .assign(scatter=(("chain", "draw", "lamost_pixel"), scatter[None, None, :]))
+    )
+    setup = make_setup(few)
+    np.testing.assert_allclose(np.asarray(setup.scatter), scatter, rtol=1e-6)
+    assert dict(setup.info)["noise_scatter"] == "the fit's posterior mean"
     # a fit without them: a = 1 and the scatter estimated from its stars
     plain, _ = fake_fit(0, num_stars=40, num_latent=3)
     setup = make_setup(plain)
