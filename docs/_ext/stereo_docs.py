@@ -233,6 +233,9 @@ def documented_names(page: Path) -> dict[str, str]:
 
 # ---------------------------------------------------------------- notebooks
 
+#: What the last :func:`stage_notebooks` used for each notebook ("executed" or "source").
+STAGED: dict[str, str] = {}
+
 
 def _code_cells(path: Path) -> list[str]:
     notebook = json.loads(path.read_text())
@@ -262,7 +265,8 @@ def stage_notebooks(
     "auto"`` runs only notebooks without outputs).
     """
     target.mkdir(parents=True, exist_ok=True)
-    used = {}
+    used = STAGED
+    used.clear()
     names = set()
     for path in sorted(source.glob("*.ipynb")):
         names.add(path.name)
@@ -281,7 +285,7 @@ def stage_notebooks(
     for stale in target.glob("*.ipynb"):
         if stale.name not in names:
             stale.unlink()
-    return used
+    return dict(used)
 
 
 # ---------------------------------------------------------------- CLI reference
@@ -511,16 +515,14 @@ def _resolve_reexport(app, env, node, contnode):
 
 def _on_builder_inited(app):
     write_api_pages()
-    used = stage_notebooks()
+    used = STAGED
     executed = sorted(name for name, how in used.items() if how == "executed")
     fresh = sorted(name for name, how in used.items() if how == "source")
     if executed:
         print(f"[stereo-docs] notebooks already executed by the tests: {', '.join(executed)}")
     if fresh:
         mode = app.config.nb_execution_mode
-        print(
-            f"[stereo-docs] notebooks without outputs from the tests ({mode}): {', '.join(fresh)}"
-        )
+        print(f"[stereo-docs] notebooks not executed by the tests ({mode}): {', '.join(fresh)}")
 
 
 def setup(app):
