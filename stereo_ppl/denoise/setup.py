@@ -221,9 +221,19 @@ def make_setup(
         search,
         error_scale=error_scale,
     )
-    stars, heldout = _calibration_stars(tree)
-    observed = np.asarray(tree["observed_data"]["lamost_flux"].values)[stars]
-    ivar = np.asarray(tree["constant_data"]["lamost_ivar"].values)[stars]
+    has_spectra = "observed_data" in tree.children and "lamost_flux" in tree["observed_data"]
+    if has_spectra:
+        stars, heldout = _calibration_stars(tree)
+        observed = np.asarray(tree["observed_data"]["lamost_flux"].values)[stars]
+        ivar = np.asarray(tree["constant_data"]["lamost_ivar"].values)[stars]
+    else:
+        stars, heldout = np.zeros(0, np.int64), False
+        observed = ivar = np.zeros((0, m))
+        if fit_scatter is None and scatter in (None, True):
+            raise StereoPPLError(
+                "the fit holds neither a scatter nor its stars' spectra (its paired file "
+                "was not found): load it with its paired dataset to estimate the scatter"
+            )
     if scatter is False:
         values, how = np.zeros(m), "0"
     elif scatter is None and fit_scatter is not None and not heldout:
