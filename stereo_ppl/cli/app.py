@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from .common import enable_x64, parse_int_list
-from .options import deprecated, method_options, parse_workers
+from .options import Noise, Prior, deprecated, method_options, parse_workers
 
 __all__ = ["X64", "BatchSize", "Holdout", "Seed", "app"]
 
@@ -57,6 +57,8 @@ def demo(
         list[str] | None,
         typer.Option("--option", help="Further method option NAME=VALUE (repeatable)."),
     ] = None,
+    noise: Noise = None,
+    prior: Prior = None,
     holdout_fraction: Holdout = 0.2,
     workers: Annotated[
         str | None,
@@ -89,7 +91,9 @@ def demo(
         num_latents=parse_int_list(c, what="-c"),
         seed=seed,
         method=method,
-        options=method_options(method, option, num_steps=steps, batch_size=batch_size),
+        options=method_options(
+            method, option, num_steps=steps, batch_size=batch_size, noise=noise, prior=prior
+        ),
         heldout_fraction=holdout_fraction,
         num_workers=None if workers is None else parse_workers(workers, local_only=True),
         pair=pair,

@@ -15,9 +15,11 @@ from .options import (
     MapSteps,
     MaxIter,
     MethodOption,
+    Noise,
     NumParticles,
     NumSamples,
     Patience,
+    Prior,
     Rank,
     Steps,
     method_options,
@@ -71,6 +73,8 @@ def fit(
     guide: Guide = None,
     rank: Rank = None,
     num_particles: NumParticles = None,
+    noise: Noise = None,
+    prior: Prior = None,
     b_f_prior_mean: BFPriorMean = None,
     option: MethodOption = None,
     include_data: Annotated[
@@ -119,6 +123,8 @@ def fit(
         rank=rank,
         num_particles=num_particles,
         b_F_prior_mean=b_f_prior_mean,
+        noise=noise,
+        prior=prior,
     )
     data = load_paired(paired)
     tree = run_fit(

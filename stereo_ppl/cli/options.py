@@ -22,9 +22,11 @@ __all__ = [
     "MapSteps",
     "MaxIter",
     "MethodOption",
+    "Noise",
     "NumParticles",
     "NumSamples",
     "Patience",
+    "Prior",
     "Rank",
     "Steps",
     "Workers",
@@ -76,6 +78,21 @@ BFPriorMean = Annotated[
     float | None,
     typer.Option("--b-f-prior-mean", help="Prior mean of b_F (1: flux near 1)."),
 ]
+Noise = Annotated[
+    str | None,
+    typer.Option(
+        "--noise",
+        help="Eq. 2's noise: calibrated (default: error scale and per-pixel scatter learned) "
+        "or reported (1/sqrt(ivar), the seed study's).",
+    ),
+]
+Prior = Annotated[
+    str | None,
+    typer.Option(
+        "--prior",
+        help="Prior scale of beta_z, beta_F: learned (default) or unit (the seed study's).",
+    ),
+]
 MethodOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -91,8 +108,8 @@ Workers = Annotated[
     ),
 ]
 
-#: Options every method takes.
-_COMMON = ("b_F_prior_mean",)
+#: Options of :func:`stereo_ppl.inference.fit` for every method.
+_COMMON = ("noise", "prior", "b_F_prior_mean")
 #: Flag of each option with one (others are given as --option NAME=VALUE).
 _FLAGS = {
     "num_steps": "--steps",
@@ -107,6 +124,8 @@ _FLAGS = {
     "rank": "--rank",
     "num_particles": "--num-particles",
     "b_F_prior_mean": "--b-f-prior-mean",
+    "noise": "--noise",
+    "prior": "--prior",
 }
 
 
@@ -142,7 +161,7 @@ def method_option_names(method: str, *, base: bool = True) -> tuple[str, ...]:
     if method not in table:
         return ()
     stage = ("map_steps", "map_learning_rate") if method == "vi" and not base else ()
-    return (*table[method], *stage, *_COMMON)
+    return tuple(dict.fromkeys((*table[method], *stage, *_COMMON)))
 
 
 def method_options(method: str, items: list[str] | None, *, base: bool = True, **flags) -> dict:

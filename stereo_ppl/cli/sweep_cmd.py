@@ -17,9 +17,11 @@ from .options import (
     MapSteps,
     MaxIter,
     MethodOption,
+    Noise,
     NumParticles,
     NumSamples,
     Patience,
+    Prior,
     Rank,
     Steps,
     Workers,
@@ -78,6 +80,8 @@ def sweep(
     guide: Guide = None,
     rank: Rank = None,
     num_particles: NumParticles = None,
+    noise: Noise = None,
+    prior: Prior = None,
     b_f_prior_mean: BFPriorMean = None,
     option: MethodOption = None,
     model: Annotated[
@@ -123,6 +127,8 @@ def sweep(
         rank=rank,
         num_particles=num_particles,
         b_F_prior_mean=b_f_prior_mean,
+        noise=noise,
+        prior=prior,
     )
     config = SweepConfig(
         method=method,

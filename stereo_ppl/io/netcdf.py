@@ -167,11 +167,9 @@ def save_fit(
                 "load it with load_fit(..., paired=PAIRED)"
             )
         return save_dataset(tree, path)
-    if include_data:
-        return save_dataset(tree, path)
     reference = _reference(tree, paired)
-    if reference is None and include_data is None:
-        return save_dataset(_without_reference(tree), path)
+    if include_data or (include_data is None and reference is None):
+        return save_dataset(_with_reference(tree, reference), path)
     if reference is None:
         reference = dict(zip(PAIRED_REFERENCE, ("", -1, tree_checksum(tree)), strict=True))
     slim = detach_data(tree)
@@ -179,12 +177,12 @@ def save_fit(
     return save_dataset(slim, path)
 
 
-def _without_reference(tree: xr.DataTree) -> xr.DataTree:
-    """``tree`` without a reference that does not match its data (e.g. a subset of the file)."""
-    if not any(name in tree.attrs for name in PAIRED_REFERENCE):
-        return tree
+def _with_reference(tree: xr.DataTree, reference: dict | None) -> xr.DataTree:
+    """``tree`` referring to ``reference`` only (a recorded one that does not match is dropped)."""
+    attrs = {k: v for k, v in tree.attrs.items() if k not in PAIRED_REFERENCE}
+    attrs.update(reference or {})
     out = tree.copy()
-    out.attrs = {k: v for k, v in tree.attrs.items() if k not in PAIRED_REFERENCE}
+    out.attrs = attrs
     return out
 
 

@@ -57,8 +57,9 @@ def test_a_fit_file_refers_to_its_paired_file_and_gets_the_data_back(fitted, tmp
 
 
 def test_include_data_writes_the_self_contained_layout(fitted, tmp_path):
-    _, tree = fitted
+    paired_path, tree = fitted
     path = save_fit(tree, tmp_path / "full.nc", include_data=True)
+    assert load_fit(path, paired=False).attrs["paired_path"] == str(paired_path.resolve())
     moved = tmp_path / "elsewhere"
     moved.mkdir()
     shutil.move(path, moved / "full.nc")
@@ -141,7 +142,7 @@ def test_a_fit_of_data_in_memory(tmp_path):
 def test_a_fit_of_part_of_a_file_keeps_its_data(fitted, tmp_path):
     paired_path, _ = fitted
     part = load_paired(paired_path).isel(star=slice(0, 20))
-    tree = fit(jax.random.key(0), part, num_latent=2, method="exact")
+    tree = fit(jax.random.key(0), part, num_latent=2, noise="reported", prior="unit")
     path = save_fit(tree, tmp_path / "part.nc")
     back = load_fit(path, paired=False)
     assert has_data(back) and "paired_path" not in back.attrs

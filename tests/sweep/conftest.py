@@ -14,7 +14,9 @@ from stereo_ppl.io import save_paired
 from stereo_ppl.sweep import SweepConfig, run_sweep
 
 NUM_STARS = 40
-CONFIG = SweepConfig(method="exact", heldout_fraction=0.5)
+CONFIG = SweepConfig(
+    method="exact", heldout_fraction=0.5, options={"noise": "reported", "prior": "unit"}
+)
 
 
 @pytest.fixture(scope="session")

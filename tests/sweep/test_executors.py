@@ -7,7 +7,9 @@ from stereo_ppl.errors import StereoPPLError
 from stereo_ppl.sweep import SweepConfig, run_sweep
 from stereo_ppl.sweep.executors import run_jobs
 
-CONFIG = SweepConfig(method="exact", heldout_fraction=0.5)  # as in conftest.py
+CONFIG = SweepConfig(
+    method="exact", heldout_fraction=0.5, options={"noise": "reported", "prior": "unit"}
+)  # as in conftest.py
 
 
 @pytest.mark.slow

@@ -21,7 +21,9 @@ from stereo_ppl.sweep import (
 
 #: As in conftest.py (the finished sweep's settings).
 NUM_STARS = 40
-CONFIG = SweepConfig(method="exact", heldout_fraction=0.5)
+CONFIG = SweepConfig(
+    method="exact", heldout_fraction=0.5, options={"noise": "reported", "prior": "unit"}
+)
 NAMES = ["fit_c001_r0.nc", "fit_c001_r1.nc", "fit_c002_r0.nc", "fit_c002_r1.nc"]
 
 
@@ -47,9 +49,7 @@ def test_sweep_writes_every_fit_manifest_and_table(finished_sweep, paired_file):
     assert np.isfinite(table["heldout_lpd"]).all() and np.isfinite(table["seconds"]).all()
     assert (out / "summary.csv").read_text().splitlines()[0].startswith("num_latent,repeat,")
     # every fit holds out the same stars, and the scores are stored in each fit
-    heldouts = [
-        load_fit(out / n, paired=False)["constant_data"]["heldout"].values for n in NAMES
-    ]
+    heldouts = [load_fit(out / n, paired=False)["constant_data"]["heldout"].values for n in NAMES]
     assert all(np.array_equal(h, heldouts[0]) for h in heldouts)
     assert heldouts[0].sum() == NUM_STARS // 2
     fit = load_fit(out / "fit_c002_r1.nc", paired=False)
@@ -120,7 +120,9 @@ def test_changed_fit_file_is_refitted(paired_file, sweep_copy):
 
 
 def test_other_settings_in_the_same_directory_are_refused(paired_file, sweep_copy):
-    other = SweepConfig(method="exact", heldout_fraction=0.3)
+    other = SweepConfig(
+        method="exact", heldout_fraction=0.3, options={"noise": "reported", "prior": "unit"}
+    )
     with pytest.raises(SweepDirError, match="other settings \\(heldout_fraction differ"):
         _rerun(paired_file, sweep_copy, config=other)
     with pytest.raises(SweepDirError, match="another seed"):
@@ -165,7 +167,9 @@ def test_collect_rebuilds_the_table_from_the_fits(finished_sweep, sweep_copy):
 
 
 def test_kfold_scores_every_star_once(paired_file, tmp_path):
-    config = SweepConfig(method="exact", num_folds=2)
+    config = SweepConfig(
+        method="exact", num_folds=2, options={"noise": "reported", "prior": "unit"}
+    )
     report = run_sweep(
         jax.random.key(0),
         paired_file,
