@@ -33,10 +33,8 @@ def cli_env(tmp_path_factory):
 def _sweep_args(paired, out, *extra):
     """A sweep of the seed's model (40 stars are too few to learn its noise model and prior)."""
     seed_model = ["--noise", "reported", "--prior", "unit"]
-    return [sys.executable, "-m", "stereo_ppl", "sweep", str(paired), "--out-dir", str(out)] + [
-        *seed_model,
-        *extra,
-    ]
+    command = [sys.executable, "-m", "stereo_ppl", "sweep", str(paired), "--out-dir", str(out)]
+    return [*command, *seed_model, *extra]
 
 
 def _stamp(path):
