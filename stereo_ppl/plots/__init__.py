@@ -2,7 +2,13 @@
 
 from .compare import plot_score_vs_c
 from .log_joint import plot_log_joint
-from .ppc import plot_pit_ecdf, plot_pixel_calibration, plot_ppc_summaries, plot_spectrum_ppc
+from .ppc import (
+    plot_pit_ecdf,
+    plot_pixel_calibration,
+    plot_ppc_summaries,
+    plot_scatter,
+    plot_spectrum_ppc,
+)
 from .residuals import plot_residuals
 
 __all__ = [
@@ -11,6 +17,7 @@ __all__ = [
     "plot_pixel_calibration",
     "plot_ppc_summaries",
     "plot_residuals",
+    "plot_scatter",
     "plot_score_vs_c",
     "plot_spectrum_ppc",
 ]

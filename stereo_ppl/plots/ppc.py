@@ -7,6 +7,8 @@
   predictive band, and z-score residuals.
 * :func:`plot_pixel_calibration`: coverage per pixel against wavelength,
   with the pixels flagged as miscalibrated.
+* :func:`plot_scatter`: the calibrated model's intrinsic scatter per pixel
+  against wavelength, the typical reported error and the strong lines.
 """
 
 from collections.abc import Sequence
@@ -18,9 +20,16 @@ from ..dims import LAMOST_WAVELENGTH, STAR
 from ..ppc.calibration import PROB
 from ..ppc.draw import SITE
 from ..ppc.predictive import REP
+from ..ppc.regions import LAMOST_LINES
 from ..ppc.summaries import DEFAULT_LINES, predictive_summaries
 
-__all__ = ["plot_pit_ecdf", "plot_pixel_calibration", "plot_ppc_summaries", "plot_spectrum_ppc"]
+__all__ = [
+    "plot_pit_ecdf",
+    "plot_pixel_calibration",
+    "plot_ppc_summaries",
+    "plot_scatter",
+    "plot_spectrum_ppc",
+]
 
 
 def _label(tree_or_ds) -> str:
@@ -226,4 +235,51 @@ def plot_pixel_calibration(cals: Sequence[xr.Dataset], *, prob: float = 0.95):
         if flagged.any():
             ax.legend(fontsize="x-small", loc="lower left")
     axes[-1, 0].set_xlabel("wavelength [Å]")
+    return fig
+
+
+def plot_scatter(ppc: xr.DataTree, *, regions=LAMOST_LINES):
+    """The intrinsic scatter ``s_p`` of a calibrated fit against wavelength.
+
+    The dashed line is the median reported error of the checked stars (the
+    default threshold of :func:`~stereo_ppl.ppc.scatter_regions`, whose runs
+    are marked); the strong lines are shaded and named.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    from ..ppc.tables import scatter_regions
+
+    const = ppc["constant_data"]
+    fig, ax = plt.subplots(figsize=(10, 3), layout="constrained")
+    wl = const[LAMOST_WAVELENGTH].values
+    if "scatter" not in const:
+        ax.text(0.5, 0.5, "reported noise: no scatter learned", ha="center", transform=ax.transAxes)
+        return fig
+    scatter = const["scatter"].values
+    ivar = const["lamost_ivar"].values
+    error = float(np.median(1.0 / np.sqrt(ivar[ivar > 0])))
+    ax.plot(wl, scatter, lw=0.6, color="C0", label="scatter $s_p$")
+    ax.axhline(error, color="k", ls="--", lw=0.8, label="median reported error")
+    for row in scatter_regions(ppc, threshold=error):
+        ax.axvspan(row["start"], row["stop"], color="C3", alpha=0.25, lw=0)
+    for name, windows in regions.items():
+        for lo, hi in windows:
+            if wl[0] <= hi and lo <= wl[-1]:
+                ax.axvspan(lo, hi, color="0.85", lw=0, zorder=-1)
+                ax.text(
+                    0.5 * (lo + hi),
+                    0.98,
+                    name,
+                    rotation=90,
+                    va="top",
+                    ha="center",
+                    fontsize="xx-small",
+                    transform=ax.get_xaxis_transform(),
+                )
+    ax.set(xlabel="wavelength [Å]", ylabel="flux", title=f"{_label(ppc)}: intrinsic scatter")
+    ax.legend(fontsize="x-small", loc="upper right")
     return fig

@@ -20,7 +20,7 @@ from .regions import (
 )
 from .select import PPCConfigError, check_same_pixels, fit_draws, select_draws, select_stars
 from .summaries import DEFAULT_LINES, predictive_summaries
-from .tables import chi2_summary, coverage_rows, miscalibrated_regions
+from .tables import chi2_summary, coverage_rows, miscalibrated_regions, scatter_regions
 
 __all__ = [
     "DEFAULT_LINES",
@@ -44,6 +44,7 @@ __all__ = [
     "posterior_predictive",
     "predictive_summaries",
     "region_mask",
+    "scatter_regions",
     "select_draws",
     "select_stars",
     "snr_bin_labels",
