@@ -30,11 +30,11 @@ def public_names() -> set[str]:
     every package below it (found here independently of the docs generator)."""
     names = {f"stereo_ppl.{name}" for name in stereo_ppl.__all__}
     for info in pkgutil.walk_packages(stereo_ppl.__path__, "stereo_ppl."):
-        if "._" in info.name:
+        # subpackages at any depth, and top-level modules like dims; not private ones
+        if "._" in info.name or not (info.ispkg or info.name.count(".") == 1):
             continue
         module = importlib.import_module(info.name)
-        if info.ispkg or info.name.count(".") == 1:  # subpackages, and modules like dims
-            names |= {f"{info.name}.{name}" for name in getattr(module, "__all__", ())}
+        names |= {f"{info.name}.{name}" for name in getattr(module, "__all__", ())}
     return names
 
 
