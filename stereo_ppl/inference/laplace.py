@@ -115,8 +115,11 @@ def decoder_precision_diag(params, apogee_flux, lamost_ivar):
         Arrays of the shapes of ``params``.
     """
     z = eq12.encode(params["beta_z"], apogee_flux)
+    # the calibrated model's noise precision and prior scale, where the params have them
+    w = eq12.noise_precision(lamost_ivar, **eq12.noise_params(params))
+    prior = params.get("prior_scale", 1.0) ** -2
     return {
-        "beta_z": 1.0 + (lamost_ivar @ params["beta_F"] ** 2).T @ apogee_flux**2,
-        "beta_F": 1.0 + lamost_ivar.T @ z**2,
-        "b_F": 1.0 + lamost_ivar.sum(0),
+        "beta_z": prior + (w @ params["beta_F"] ** 2).T @ apogee_flux**2,
+        "beta_F": prior + w.T @ z**2,
+        "b_F": 1.0 + w.sum(0),
     }

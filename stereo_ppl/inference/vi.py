@@ -23,6 +23,7 @@ from numpyro.infer.initialization import init_to_value
 
 from ..errors import FitConfigError
 from ..models import DEFAULT_B_F_PRIOR_MEAN, ModelVariant, get_model
+from ..models.base import NOISE_SITE_DIMS
 from .arrays import ModelData, VariantData, as_variant_data
 from .curvature import site_precision_diag
 from .laplace import decoder_precision_diag
@@ -121,6 +122,9 @@ def _initial_scales(kind, init_params, data: VariantData, rank, model, variant, 
     probe = tuple(name for name in order if name not in diag)
     if probe:
         diag.update(site_precision_diag(model, tuple(base), data.kwargs, init_params, probe))
+    for name in set(NOISE_SITE_DIMS) & set(order):
+        # a scatter at its boundary (0) is flat in log space: start no wider than 1 there
+        diag[name] = jnp.maximum(diag[name], 1.0)
     scales = {name: 1.0 / jnp.sqrt(diag[name]) for name in order}
     if kind == "normal":
         init = {f"{name}_auto_scale": scales[name] for name in order}

@@ -131,6 +131,8 @@ def test_every_method_and_model_takes_both(model, noise, prior):
         options = dict(_METHOD_OPTIONS[method])
         if model != "base":
             options.pop("max_iter", None)
+        else:
+            options.pop("map_steps", None)
         tree = stereo_ppl.fit(
             jax.random.key(0),
             paired,

@@ -11,11 +11,14 @@ from stereo_ppl.errors import FitConfigError
 from stereo_ppl.inference import METHODS, fit, model_data, params_from_datatree
 from stereo_ppl.models import rrr_model
 
+#: The seed's model (these tests check each method's layout and numbers against NumPyro's
+#: base model; the calibrated model's are in test_calibration.py)
+SEED = {"noise": "reported", "prior": "unit"}
 OPTIONS = {
-    "exact": {},
-    "map": {"num_steps": 200, "eval_every": 100},
-    "laplace": {"num_samples": 7},
-    "vi": {"num_samples": 7, "num_steps": 100, "eval_every": 50},
+    "exact": SEED,
+    "map": {"num_steps": 200, "eval_every": 100, **SEED},
+    "laplace": {"num_samples": 7, **SEED},
+    "vi": {"num_samples": 7, "num_steps": 100, "eval_every": 50, **SEED},
 }
 
 
@@ -79,6 +82,7 @@ def test_exact_is_deterministic_and_heldout_is_respected(paired):
     held = np.arange(0, 50, 5)
     one = fit(jax.random.key(4), paired, num_latent=2, method="exact", heldout=held)
     two = fit(jax.random.key(4), paired, num_latent=2, method="exact", heldout=held)
+    assert one.attrs["noise"] == "calibrated"  # the default, deterministic too
     np.testing.assert_array_equal(
         one["posterior"]["beta_F"].values, two["posterior"]["beta_F"].values
     )
