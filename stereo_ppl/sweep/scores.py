@@ -56,7 +56,7 @@ def point_estimate(tree: xr.DataTree) -> dict:
         ``b_F`` (lamost_pixel,) as float64 NumPy arrays.
     """
     posterior = tree["posterior"]
-    names = (*PARAM_SITES, *(k for k in eq12.NOISE_SITES if k in posterior))
+    names = (*PARAM_SITES, *(k for k in (*eq12.NOISE_SITES, "prior_scale") if k in posterior))
     return {
         name: np.asarray(posterior[name].values, dtype=np.float64).mean(axis=(0, 1))
         for name in names
@@ -110,7 +110,8 @@ def score_fit(tree: xr.DataTree, paired: xr.Dataset) -> xr.Dataset:
         point = point_log_likelihood(
             params, f1, paired["lamost_flux"].values, paired["lamost_ivar"].values
         )
-        prior = log_prior(params, b_F_prior_mean=b_mean)
+        scale = float(params.get("prior_scale", 1.0))  # a learned prior scale, if any
+        prior = log_prior(params, b_F_prior_mean=b_mean, prior_scale=scale)
     else:  # a variant's own likelihood (e.g. marginal over z) and its recorded log joint
         point, prior = _variant_point_scores(tree, heldout)
     lpd, kind = point, "point estimate"
