@@ -1,4 +1,4 @@
-"""Labels from LAMOST spectra alone, side by side: issue 9's label table.
+"""Labels from LAMOST spectra alone, side by side: the label table.
 
 On the built-in set (which knows its true labels), catalogue-like labels
 (truth plus noise of :data:`~stereo_ppl.labels.BUILTIN_LABEL_ERRORS`) are

@@ -1,4 +1,4 @@
-"""Peak memory of one fit per method at large c (issue 5: c = 500 in < 4 GB).
+"""Peak memory of one fit per method at large c (target: c = 500 in < 4 GB).
 
 Each (method, c) runs in a fresh Python process on the built-in set (1,100
 stars), builds the fit's DataTree and writes it to netCDF, then reports its

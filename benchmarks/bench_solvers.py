@@ -1,4 +1,4 @@
-"""Solvers side by side on the built-in set: issue 5's table.
+"""Solvers side by side on the built-in set: the solver table.
 
 For each c, on the built-in survey pair split 80/20 into training and held-out
 stars (``--scale 5``: five times more stars), the methods

@@ -5,7 +5,7 @@ The main entry points, re-exported here::
     make_builtin   the built-in paired survey with truth
     make_builtin_pair  a built-in pair of chosen surveys (GALAH -> LAMOST, APOGEE -> GALAH)
     make_paired    build a paired dataset from arrays (validated)
-    rrr_model      the base NumPyro model (seed eq. 1–2)
+    rrr_model      the base NumPyro model (eq. 1–2 of Wheeler 2019)
     prepare_paired survey files + catalogue -> paired dataset (cross-match, cuts)
     fit            fit a paired dataset (exact, map, laplace, vi), returning an ArviZ DataTree
     save_fit, load_fit, save_paired, load_paired   netCDF files

@@ -1,4 +1,7 @@
-"""Arrays a fit needs, taken from a paired dataset, and the log joint."""
+"""Arrays a fit needs, taken from a paired dataset, and the log joint.
+
+The seed study: A. Wheeler 2019, "Final Project", github.com/ajwheeler/stereo.
+"""
 
 from typing import NamedTuple
 

@@ -22,6 +22,8 @@ so the learned ``s_p`` makes the plug-in predictive of a new star calibrated
 (not only its noise). The solver works on the unit-prior problem with ``F1``
 scaled by ``lambda`` (``beta = sigma beta'``), which is exactly the scaled
 prior's MAP.
+
+The seed study: A. Wheeler 2019, "Final Project", github.com/ajwheeler/stereo.
 """
 
 import warnings

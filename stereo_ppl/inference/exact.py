@@ -1,4 +1,4 @@
-"""Exact MAP of the base model by second-order optimisation (issue 5 §1).
+"""Exact MAP of the base model by second-order optimisation.
 
 The log joint of :func:`~stereo_ppl.models.rrr_model` is maximised over all
 parameters, not estimated stochastically. Three facts make this fast:
@@ -187,7 +187,7 @@ def solve_exact(
     patience: int | None = None,
     progress: bool = False,
 ) -> ExactResult:
-    """MAP estimate of seed eq. 1–2 by exact (deterministic) optimisation.
+    """MAP estimate of eq. 1–2 by exact (deterministic) optimisation.
 
     Parameters
     ----------

@@ -1,4 +1,7 @@
-"""One entry point that fits a paired dataset and returns its ``DataTree``."""
+"""One entry point that fits a paired dataset and returns its ``DataTree``.
+
+The seed study: A. Wheeler 2019, "Final Project", github.com/ajwheeler/stereo.
+"""
 
 from functools import partial
 

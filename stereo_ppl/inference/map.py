@@ -1,4 +1,7 @@
-"""MAP by stochastic optimisation: SVI with ``AutoDelta`` and optax AdamW."""
+"""MAP by stochastic optimisation: SVI with ``AutoDelta`` and optax AdamW.
+
+The seed study: A. Wheeler 2019, "Final Project", github.com/ajwheeler/stereo.
+"""
 
 import time
 from functools import partial
@@ -22,7 +25,7 @@ __all__ = ["LogJointTrace", "MapResult", "fit_map", "initial_params", "starting_
 
 
 class LogJointTrace(NamedTuple):
-    """Log joint recorded during a fit (the seed's Fig. 1).
+    """Log joint recorded during a fit (Fig. 1 of the seed study).
 
     Attributes
     ----------

@@ -6,6 +6,8 @@ Every runner takes ``(rng_key, train, heldout, *, num_latent, progress,
 :data:`VARIANT_METHODS` also take ``model`` (a
 :class:`~stereo_ppl.models.ModelVariant`) with ``train`` and ``heldout`` as
 :class:`~stereo_ppl.inference.arrays.VariantData`.
+
+The seed study: A. Wheeler 2019, "Final Project", github.com/ajwheeler/stereo.
 """
 
 from functools import partial

@@ -1,4 +1,4 @@
-"""Survey-1 measurement errors (issue 9 §3): an errors-in-variables marginal.
+"""Survey-1 measurement errors: an errors-in-variables marginal.
 
 The base model treats the survey-1 spectrum ``F1_i`` as exact. Here the
 observed spectrum is ``F1_i = F1_true_i + e_i`` with ``e_i ~ Normal(0,

@@ -1,4 +1,4 @@
-"""Labels from ``z`` (seed eq. 3), fitted jointly with eq. 1–2.
+"""Labels from ``z`` (eq. 3), fitted jointly with eq. 1–2.
 
 For star ``i`` with (standardised) labels ``l_i`` and their variances ``v_i``::
 
@@ -18,6 +18,8 @@ linear map of ``z`` cannot explain); ``s_l = 0`` is the seed's eq. 3 with
 Labels a star lacks (``labels_mask`` False) are masked out, so stars without
 labels still inform eq. 2. Labels are standardised by :func:`label_inputs`
 (training stars' mean and standard deviation), so one prior suits every label.
+
+The seed study: A. Wheeler 2019, "Final Project", github.com/ajwheeler/stereo.
 """
 
 import jax.numpy as jnp

@@ -1,4 +1,4 @@
-"""``z`` as a latent variable (issue 9 §2).
+"""``z`` as a latent variable.
 
 For star ``i``::
 

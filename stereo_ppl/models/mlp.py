@@ -1,4 +1,4 @@
-"""A non-linear decoder: the base model plus a one-hidden-layer MLP of ``z`` (issue 9 §4).
+"""A non-linear decoder: the base model plus a one-hidden-layer MLP of ``z``.
 
 For star ``i``::
 

@@ -1,4 +1,7 @@
-"""Score against ``c`` for a sweep (the seed study's Fig. 2, with repeats and errors)."""
+"""Score against ``c`` for a sweep (the seed study's Fig. 2, with repeats and errors).
+
+The seed study: A. Wheeler 2019, "Final Project", github.com/ajwheeler/stereo.
+"""
 
 import numpy as np
 import pandas as pd

@@ -1,4 +1,7 @@
-"""The log joint per optimisation step (the seed study's Fig. 1)."""
+"""The log joint per optimisation step (the seed study's Fig. 1).
+
+The seed study: A. Wheeler 2019, "Final Project", github.com/ajwheeler/stereo.
+"""
 
 from collections.abc import Sequence
 

@@ -4,6 +4,8 @@ Point-estimate scores are computed with NumPy in float64 whatever dtype the
 fit ran in (sums over thousands of pixels and stars lose the differences
 between neighbouring ``c`` in float32). PSIS-LOO uses :func:`arviz_stats.loo`
 on the fit's ``log_likelihood`` group where the fit has posterior draws.
+
+The seed study: A. Wheeler 2019, "Final Project", github.com/ajwheeler/stereo.
 """
 
 import arviz_stats
