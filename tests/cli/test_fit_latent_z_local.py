@@ -20,6 +20,7 @@ def test_fit_latent_z_per_star_by_vi_writes_the_common_layout_and_its_z_draws(tm
     paired = save_paired(data, tmp_path / "PAIRED.nc")
     out = tmp_path / "FIT.nc"
     base = ["fit", str(paired), "-c", "2", "--out", str(out), "--model", "latent-z"]
+    base += ["--noise", "reported", "--prior", "unit"]  # the likelihood checked below
     per_star = [*base, "--model-option", "marginal=false"]
     steps = ["--steps", "40", "--map-steps", "40", "--eval-every", "20", "--num-samples", "5"]
     result = runner.invoke(app, [*per_star, *steps])  # vi: the only method it takes
