@@ -72,6 +72,10 @@ class DenoiseSetup(NamedTuple):
     run_scatter : array, shape (len(RUN_WIDTHS), m), optional
         Scatter ``S`` (flux units) of the run detector's boxes across the fit's
         stars (:mod:`.runs`); None: 0.
+    num_continuum : int
+        The decoder's last columns that are a smooth continuum correction
+        (``b_F`` times Legendre polynomials), not the fit's ``z``: solved
+        for with ``z``, left out of ``latent``.
     step_scatter : array, shape (m,), optional
         Scatter ``S`` (flux units) across the fit's stars of the step filter's
         jump at each candidate centre (:func:`~.flags.step_statistic`); None: 0.
@@ -87,6 +91,7 @@ class DenoiseSetup(NamedTuple):
     error_scale: float = 1.0
     run_scatter: jax.Array | None = None
     step_scatter: jax.Array | None = None
+    num_continuum: int = 0
     info: tuple = ()
 
 
@@ -98,9 +103,11 @@ class DenoiseResult(NamedTuple):
     latent : array, shape (n, c)
         ``z_hat``.
     latent_cov : array, shape (n, c, c)
-        Its covariance (the step scales marginalised); 0 where ``status != 0``.
+        Its covariance (the step scales and continuum terms marginalised); 0
+        where ``status != 0``.
     flux : array, shape (n, m)
-        ``beta_F z_hat + b_F``.
+        ``beta_F z_hat + b_F``, times the smooth continuum correction where the
+        setup has one.
     sigma : array, shape (n, m)
         Standard deviation of ``flux`` from ``latent_cov``; inf where
         ``status != 0``.
@@ -140,8 +147,10 @@ class DenoiseResult(NamedTuple):
     step_scale: jax.Array
 
 
-@partial(jax.jit, static_argnames=("step_range", "thresholds", "robust", "misfit"))
-def _denoise(noise, bad_column, sky, flux, ivar, *, step_range, thresholds, robust, misfit):
+@partial(jax.jit, static_argnames=("step_range", "thresholds", "robust", "misfit", "num_continuum"))
+def _denoise(
+    noise, bad_column, sky, flux, ivar, *, step_range, thresholds, robust, misfit, num_continuum
+):
     """One block through the stages of :mod:`.stages`, then the flags and outputs."""
     decoder = noise.decoder
     block = prepare(decoder, noise.scatter, noise.error_scale, flux, ivar)
@@ -162,7 +171,7 @@ def _denoise(noise, bad_column, sky, flux, ivar, *, step_range, thresholds, robu
                 thresholds=thresholds,
             )
         fit = refine_stage(decoder, block, fit, step_range=step_range, thresholds=thresholds)
-    return _outputs(noise, block, fit, bad_column, sky, thresholds)
+    return _outputs(noise, block, fit, bad_column, sky, thresholds, num_continuum)
 
 
 class _Noise(NamedTuple):
@@ -175,7 +184,7 @@ class _Noise(NamedTuple):
     step_scatter: jax.Array
 
 
-def _outputs(noise, block, fit, bad_column, sky, thresholds) -> DenoiseResult:
+def _outputs(noise, block, fit, bad_column, sky, thresholds, num_continuum) -> DenoiseResult:
     """Flags, covariance, denoised flux and scores from the last fit."""
     decoder = noise.decoder
     n, c = fit.z.shape
@@ -201,9 +210,12 @@ def _outputs(noise, block, fit, bad_column, sky, thresholds) -> DenoiseResult:
     artefact = jax.lax.optimization_barrier(
         jnp.where(good_row[:, None], artefact, 0).astype(jnp.int8)
     )
-    z = jnp.where(good_row[:, None], fit.z, 0.0)
     cov = jnp.where(good_row[:, None, None], cov[:, :c, :c], 0.0)
     variance = pixel_variance(decoder, cov)
+    # the fit's z only: the continuum terms are nuisances (their uncertainty is in sigma)
+    kept = c - num_continuum
+    z = jnp.where(good_row[:, None], fit.z[:, :kept], 0.0)
+    cov = cov[:, :kept, :kept]
     sigma = jnp.where(good_row[:, None], jnp.sqrt(jnp.maximum(variance, 0.0)), jnp.inf)
     # z is the last solve's: B z is ``fitted`` (0 where the status is bad)
     denoised = jnp.where(good_row[:, None], fit.fitted, 0.0) + decoder.b_F
@@ -316,6 +328,7 @@ def denoise_batch(
         "thresholds": resolved_thresholds(setup, thresholds),
         "robust": robust,
         "misfit": bool(robust and misfit),
+        "num_continuum": int(setup.num_continuum),
     }
     run_scatter = setup.run_scatter
     if run_scatter is None:

@@ -20,9 +20,11 @@ from .linalg import Decoder, make_decoder, pair_products
 from .runs import RUN_WIDTHS, box_sums
 
 __all__ = [
+    "DEFAULT_CONTINUUM_DEGREE",
     "DEFAULT_SKY_LINES",
     "DEFAULT_STEP_RANGE",
     "PRIORS",
+    "continuum_columns",
     "estimate_run_scatter",
     "estimate_scatter",
     "estimate_step_scatter",
@@ -39,6 +41,8 @@ __all__ = [
 DEFAULT_SKY_LINES = (5578.89, 5891.58, 5897.56, 6302.05, 6365.54)
 #: Wavelengths (Angstrom) searched for a step: LAMOST's blue/red arm join.
 DEFAULT_STEP_RANGE = (5600.0, 6100.0)
+#: Degree of the smooth continuum correction fitted with ``z`` (:func:`make_setup`).
+DEFAULT_CONTINUUM_DEGREE = 4
 #: Priors on ``z`` that :func:`make_setup` knows.
 PRIORS = ("none", "empirical")
 
@@ -67,6 +71,25 @@ def latent_prior(tree: xr.DataTree) -> tuple[np.ndarray, np.ndarray]:
     # a tiny ridge keeps the covariance invertible when c is close to the star count
     cov += 1e-6 * np.mean(np.diag(cov)) * np.eye(cov.shape[0])
     return z.mean(axis=0), cov
+
+
+def continuum_columns(wavelength: np.ndarray, b_F: np.ndarray, degree: int) -> np.ndarray:
+    """``b_F`` times Legendre polynomials of degree 1 to ``degree`` over the grid.
+
+    Parameters
+    ----------
+    wavelength : array, shape (m,)
+    b_F : array, shape (m,)
+    degree : int
+
+    Returns
+    -------
+    ndarray, shape (m, degree)
+    """
+    wavelength = np.asarray(wavelength, dtype=np.float64)
+    x = 2.0 * (wavelength - wavelength[0]) / max(wavelength[-1] - wavelength[0], 1e-12) - 1.0
+    basis = np.polynomial.legendre.legvander(x, max(int(degree), 0))[:, 1:]
+    return np.asarray(b_F, dtype=np.float64)[:, None] * basis
 
 
 def pixel_mask(wavelength: np.ndarray, centres: Sequence[float], *, halfwidth: int) -> np.ndarray:
@@ -143,6 +166,7 @@ def make_setup(
     sky_lines: Sequence[float] = DEFAULT_SKY_LINES,
     sky_halfwidth: int = 4,
     step_range: tuple[float, float] | None = DEFAULT_STEP_RANGE,
+    continuum_degree: int = DEFAULT_CONTINUUM_DEGREE,
     dtype=None,
     batch_size: int = 1024,
 ) -> DenoiseSetup:
@@ -178,6 +202,10 @@ def make_setup(
         pixels are code 4).
     sky_halfwidth : int
         Pixels on either side of a sky line (4 pixels ≈ 280 km/s).
+    continuum_degree : int
+        Each spectrum's smooth continuum-normalisation residue is fitted with
+        ``z`` as ``b_F`` times Legendre polynomials of degree 1 to this in
+        wavelength (0: none), so it is neither scatter nor an artefact.
     step_range : (float, float) or None
         Wavelengths searched for a step (None: no step search). Only the part
         the grid covers with room for the step filters is searched; none:
@@ -197,12 +225,25 @@ def make_setup(
     mean = cov = None
     if prior == "empirical":
         mean, cov = latent_prior(tree)
-    decoder = make_decoder(
-        params["beta_F"], params["b_F"], prior_mean=mean, prior_covariance=cov, dtype=dtype
-    )
-    dtype = decoder.b_F.dtype
     wavelength = np.asarray(tree["posterior"][LAMOST_WAVELENGTH].values, dtype=np.float64)
     m = wavelength.size
+    beta, b = np.asarray(params["beta_F"]), np.asarray(params["b_F"])
+    continuum = continuum_columns(wavelength, b, continuum_degree)
+    if continuum_degree > 0 and mean is not None:
+        k = continuum.shape[1]
+        mean = np.concatenate([mean, np.zeros(k)])
+        # a flat prior on the continuum terms: a variance far above any residue
+        cov = np.block(
+            [[cov, np.zeros((cov.shape[0], k))], [np.zeros((k, cov.shape[0])), 1e4 * np.eye(k)]]
+        )
+    decoder = make_decoder(
+        np.concatenate([beta, continuum], axis=1),
+        b,
+        prior_mean=mean,
+        prior_covariance=cov,
+        dtype=dtype,
+    )
+    dtype = decoder.b_F.dtype
     columns = np.zeros(m, dtype=bool)
     if bad_columns is not None:
         columns[np.asarray(bad_columns, dtype=np.int64)] = True
@@ -220,6 +261,7 @@ def make_setup(
         jnp.asarray(pixel_mask(wavelength, sky_lines, halfwidth=sky_halfwidth)),
         search,
         error_scale=error_scale,
+        num_continuum=continuum.shape[1],
     )
     has_spectra = "observed_data" in tree.children and "lamost_flux" in tree["observed_data"]
     if has_spectra:
@@ -265,6 +307,12 @@ def make_setup(
         ("run_scatter", f"from {len(stars)} of the fit's stars (estimate_run_scatter)"),
         ("step_scatter", f"from {len(stars)} of the fit's stars (estimate_step_scatter)"),
         ("step_search", search_note),
+        (
+            "continuum",
+            f"b_F times Legendre polynomials of degree 1-{continuum_degree}"
+            if continuum_degree > 0
+            else "none",
+        ),
     )
     return setup._replace(
         run_scatter=jnp.asarray(run_scatter, dtype),
@@ -346,12 +394,11 @@ def estimate_scatter(
 
     Each spectrum is denoised robustly (steps fitted, outliers
     down-weighted), first with ``s_p = 0``, then with the first estimate; its
-    residuals ``d = F2 - model`` are then taken
-    as ``Normal(0, a^2 / ivar + s_p^2)``, and ``s_p`` is the maximum-likelihood
-    value pooled over the pixels within ``halfwidth`` of ``p`` (a decoder's
-    misfit spans a line's width), with the pixels the first pass typed as
-    cosmic rays, steps or bad columns left out and each term winsorised at
-    5 sigma.
+    residuals ``d = F2 - model`` are then taken as ``Normal(0, a^2 / ivar +
+    s_p^2)``, and ``s_p`` is the maximum-likelihood value pooled over the
+    pixels within ``halfwidth`` of ``p`` (a decoder's misfit spans a line's
+    width), with the pixels the first pass typed as cosmic rays, steps or bad
+    columns left out and each term winsorised at 5 sigma.
 
     Parameters
     ----------
@@ -612,6 +659,7 @@ def setup_arrays(setup: DenoiseSetup) -> dict:
         if run_scatter is None
         else np.asarray(run_scatter),
         step_scatter=np.zeros(m) if setup.step_scatter is None else np.asarray(setup.step_scatter),
+        num_continuum=np.asarray(int(setup.num_continuum)),
         info=np.asarray(json.dumps(list(setup.info))),
     )
     return out
@@ -642,5 +690,6 @@ def setup_from_arrays(arrays: dict) -> DenoiseSetup:
         error_scale=float(arrays["error_scale"]),
         run_scatter=jnp.asarray(arrays["run_scatter"]),
         step_scatter=jnp.asarray(arrays["step_scatter"]),
+        num_continuum=int(arrays["num_continuum"]),
         info=tuple(tuple(item) for item in json.loads(str(arrays["info"]))),
     )

@@ -291,7 +291,7 @@ def denoise_source(
     if num == 0:
         raise StereoPPLError("no spectra to denoise")
     m = int(setup.decoder.b_F.shape[0])
-    c = setup.decoder.num_latent
+    c = setup.decoder.num_latent - setup.num_continuum
     arrays = setup_arrays(setup)
     key = _fingerprint(source, arrays, thresholds, batch_size)
     starts = list(range(0, num, batch_size))
