@@ -6,14 +6,21 @@ calibrated noise model,
     r_eff = (F2 - model) / sqrt(a^2 / ivar + s_p^2),
 
 with the fit's global error scale ``a`` and per-pixel intrinsic scatter ``s_p``
-(:mod:`stereo_ppl.denoise.setup`), divided by a robust per-spectrum scale (the
-RMS of ``r_eff`` clipped at ±4, at least 1). For a spectrum the calibrated
-model describes, ``r_eff`` is standard normal at every pixel.
+(:mod:`stereo_ppl.denoise.setup`), ``s_p`` times the spectrum's own misfit
+scale ``kappa >= 1`` (:func:`stereo_ppl.denoise.stages.misfit_stage`), divided
+by a robust per-spectrum scale (the RMS of ``r_eff`` clipped at ±4, at least
+1). For a spectrum the calibrated model describes, ``r_eff`` is standard
+normal at every pixel, and both scales are 1 up to their noise (rounded up,
+which makes the flags slightly conservative). Whole spectra the model does
+not describe are scored by the anomaly p-value instead
+(:class:`~stereo_ppl.denoise.DenoiseResult`).
 
 The thresholds follow from one number, the false-alarm rate ``false_alarm``
 per spectrum: the probability that a spectrum without any artefact gets at
-least one flag (:meth:`ArtefactThresholds.resolved`). It is shared equally by
-the three detectors that can fire on such a spectrum:
+least one flag (:meth:`ArtefactThresholds.resolved`), an upper bound (Šidák is
+exact for independent pixels; Bonferroni over correlated boxes and step
+candidates is conservative). It is shared equally by the three detectors that
+can fire on such a spectrum:
 
 * single pixels: ``|r| > outlier``, with ``outlier`` the Šidák-corrected
   two-sided normal quantile for ``m`` pixels;
