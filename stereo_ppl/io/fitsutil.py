@@ -22,6 +22,7 @@ __all__ = [
     "MAX_HDU_BYTES",
     "READ_ERRORS",
     "check_not_truncated",
+    "count_hdus",
     "finish_pixels",
     "get_hdu",
     "header_meta",
@@ -113,6 +114,22 @@ def get_hdu(hdul: fits.HDUList, index: int | str, path: str | Path):
     if not isinstance(hdu, _KNOWN_HDUS):
         raise SurveyFileError(f"header is corrupt ({type(hdu).__name__})", path=path, hdu=index)
     return hdu
+
+
+def count_hdus(hdul: fits.HDUList, path: str | Path, *, at_most: int) -> int:
+    """The number of HDUs of the open file ``path``, counting no further than ``at_most``.
+
+    ``len(hdul)`` parses every header of the file; after a damaged one, astropy
+    can scan the rest of a gzip'd file block by block for minutes and
+    gigabytes. Counting stops once the answer is known to be ``at_most`` or more.
+    """
+    with reading(path):
+        for index in range(at_most):
+            try:
+                hdul[index]
+            except IndexError:
+                return index
+    return at_most
 
 
 def image_data(hdul: fits.HDUList, index: int, path: str | Path) -> np.ndarray:

@@ -36,6 +36,7 @@ import numpy as np
 
 from .errors import SurveyFileError
 from .fitsutil import (
+    count_hdus,
     finish_pixels,
     get_hdu,
     header_meta,
@@ -104,12 +105,11 @@ def galah_release(header, num_hdus: int) -> str:
 
 
 def _hdu_count(hdul, path: Path) -> int:
-    with reading(path):
-        count = len(hdul)
+    count = count_hdus(hdul, path, at_most=9)
     if count not in (*GALAH_HDU_COUNTS["DR3"], *GALAH_HDU_COUNTS["DR4"]):
         raise SurveyFileError(
-            f"has {count} HDUs; a GALAH CCD file has 5 in DR3 (4 in releases without the "
-            "normalised spectrum) and 8 in DR4",
+            f"has {count if count < 9 else 'more than 8'} HDUs; a GALAH CCD file has 5 in DR3 "
+            "(4 in releases without the normalised spectrum) and 8 in DR4",
             path=path,
         )
     return count

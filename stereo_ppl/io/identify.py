@@ -25,15 +25,17 @@ from typing import NamedTuple
 from .apogee import apogee_release, read_apstar, read_aspcapstar
 from .apvisit import read_apvisit
 from .errors import SurveyFileError
-from .fitsutil import check_not_truncated, get_hdu, open_fits, reading
+from .fitsutil import check_not_truncated, count_hdus, get_hdu, open_fits, reading
 from .galah import GALAH_CCD_RANGES, GALAH_HDU_COUNTS, galah_release, read_galah
-from .lamost import lamost_release, read_lamost
+from .lamost import is_lamost_mrs, lamost_release, read_lamost
 from .lamost_mrs import read_lamost_mrs
 from .spectrum import Spectrum
 
 __all__ = ["FileKind", "identify", "read_spectrum"]
 
 _APOGEE_TELESCOPES = ("apo25m", "lco25m", "apo1m")
+#: HDUs counted to tell the layouts apart (GALAH DR4 has 8; more is "more than 8").
+_MAX_HDUS = 9
 _GALAH_NAME = re.compile(r"^(\d+)([1-4])\.fits(\.gz)?$", flags=re.IGNORECASE)
 
 
@@ -93,7 +95,8 @@ def _apogee_layout(hdul, header, count: int, path: Path) -> str | None:
         first = hdul[1].header
         third = hdul[3].header
         fourth = hdul[4].header if count > 4 else None
-    on_grid = abs(float(first.get("CRVAL1", 0) or 0) - 4.179) < 1e-6
+    start = first.get("CRVAL1")
+    on_grid = isinstance(start, int | float) and abs(start - 4.179) < 1e-6
     named = _text(header, "TELESCOP").lower() in _APOGEE_TELESCOPES or bool(
         _text(header, "OBJID") or _text(header, "OBJ")
     )
@@ -114,6 +117,8 @@ def _apogee_layout(hdul, header, count: int, path: Path) -> str | None:
 
 def _check_fits(path: Path) -> None:
     """Raise a one-line error when ``path`` (gzip'd or not) does not start like FITS."""
+    if path.is_dir():
+        raise SurveyFileError("is a directory, not a spectrum file", path=path)
     if not path.is_file():
         raise SurveyFileError("no such file", path=path)
     with reading(path), open(path, "rb") as handle:
@@ -142,21 +147,20 @@ def identify(path: str | Path) -> FileKind:
     ------
     SurveyFileError
         If the file is missing, not FITS or truncated (uncompressed files:
-        its last HDU's data ends beyond the file), or is none of the supported
+        the data of its last HDU, or of HDU 8, ends beyond the file), or is none of the supported
         kinds (the message says what its primary header does say).
     """
     path = Path(path)
     _check_fits(path)
     with open_fits(path) as hdul:
         header = get_hdu(hdul, 0, path).header
-        with reading(path):
-            count = len(hdul)
-        check_not_truncated(hdul, count - 1, path)
         if _is_lamost(header):
-            if count > 1 and str(hdul[1].name).upper() in ("COADD_B", "COADD_R"):
+            if count_hdus(hdul, path, at_most=2) > 1 and is_lamost_mrs(hdul):
                 return FileKind("LAMOST-MRS", lamost_release(header), "mrs-coadd")
             layout = "image" if header.get("NAXIS", 0) >= 2 else "table"
             return FileKind("LAMOST", lamost_release(header), layout)
+        count = count_hdus(hdul, path, at_most=_MAX_HDUS)
+        check_not_truncated(hdul, count - 1, path)
         if _is_galah(header, count):
             return FileKind("GALAH", galah_release(header, count), "ccd")
         layout = _apogee_layout(hdul, header, count, path)
@@ -167,7 +171,8 @@ def identify(path: str | Path) -> FileKind:
         if _text(header, key)
     )  # fmt: skip
     raise SurveyFileError(
-        f"is not a spectrum file of APOGEE, LAMOST or GALAH ({count} HDUs"
+        f"is not a spectrum file of APOGEE, LAMOST or GALAH "
+        f"({count if count < _MAX_HDUS else f'{count} or more'} HDUs"
         + (f"; {said})" if said else ")"),
         path=path,
     )

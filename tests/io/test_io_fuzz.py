@@ -22,6 +22,7 @@ from astropy.table import Table
 from astropy.utils.exceptions import AstropyWarning
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from release_fakes import write_apvisit, write_aspcapstar_dr17, write_lamost_mrs
 from survey_fakes import (
     write_allstar,
     write_apstar,
@@ -34,6 +35,7 @@ from survey_fakes import (
 from stereo_ppl.io.apogee import read_apstar, read_aspcapstar
 from stereo_ppl.io.catalogues import read_allstar, read_lamost_catalogue
 from stereo_ppl.io.errors import SurveyFileError, SurveyFileWarning
+from stereo_ppl.io.identify import read_spectrum
 from stereo_ppl.io.lamost import read_lamost
 from stereo_ppl.io.spectrum import Spectrum
 
@@ -48,7 +50,8 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
-#: name: (reader, real file name or synthetic writer, file suffix)
+#: name: (reader, real file name or synthetic writer, file suffix, or the whole file name
+#: where the reader needs it: a GALAH CCD file's)
 SOURCES = {
     "aspcapStar-real": (read_aspcapstar, "aspcapStar-r6-l30e.2-2M11194647+0820356.fits", ".fits"),
     "apStar-real": (read_apstar, "apStar-r6-2M11194647+0820356.fits", ".fits"),
@@ -62,6 +65,20 @@ SOURCES = {
     ),
     "apStar-1visit": (read_apstar, lambda p: write_apstar(p, nvisits=1), ".fits"),
     "lamost-table-3908": (read_lamost, lambda p: write_lamost_table(p, num_pixels=3908), ".fits"),
+    "lamost-dr1-real": (read_spectrum, "spec-55862-B6212_sp06-003.fits", ".fits"),
+    "lamost-mrs-real": (
+        read_spectrum,
+        "med-58625-TD192102N424113K01_sp12-076.fits.gz",
+        ".fits.gz",
+    ),
+    "galah-dr4-real": (read_spectrum, "2101150022012391.fits", "2101150022012391.fits"),
+    "lamost-mrs-wavelength": (
+        read_spectrum,
+        lambda p: write_lamost_mrs(p, column="WAVELENGTH"),
+        ".fits",
+    ),
+    "apVisit": (read_spectrum, write_apvisit, ".fits"),
+    "aspcapStar-dr17": (read_spectrum, write_aspcapstar_dr17, ".fits"),
     "allStar": (read_allstar, lambda p: write_allstar(p, num_stars=20), ".fits"),
     "lamost-catalogue": (read_lamost_catalogue, lambda p: write_lamost_catalogue(p), ".fits"),
     "lamost-catalogue-csv": (
@@ -107,7 +124,8 @@ def source(request, synthetic, tmp_path_factory):
         raw = synthetic[name]
     else:
         raw = (request.getfixturevalue("shared_data") / "real" / origin).read_bytes()
-    return Source(name, reader, raw, tmp_path_factory.mktemp("fuzz") / f"damaged{suffix}")
+    scratch = suffix if not suffix.startswith(".") else f"damaged{suffix}"
+    return Source(name, reader, raw, tmp_path_factory.mktemp("fuzz") / scratch)
 
 
 def read_or_refuse(reader, path: Path):
