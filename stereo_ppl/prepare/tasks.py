@@ -30,6 +30,9 @@ def _has(table: Table, name: str) -> bool:
 
 
 def _text(value) -> str:
+    """A catalogue cell as stripped text; a masked (missing) cell is ``""``."""
+    if value is np.ma.masked:
+        return ""
     if isinstance(value, bytes | np.bytes_):
         value = bytes(value).decode("ascii", "replace")
     return str(value).strip()
