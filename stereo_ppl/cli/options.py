@@ -6,7 +6,6 @@ every command that fits (``fit``, ``sweep``) takes them as flags (``--steps``,
 the method has no use for before reading any data.
 """
 
-import inspect
 from typing import Annotated
 
 import typer
@@ -139,25 +138,8 @@ def method_option_names(method: str, *, base: bool = True) -> tuple[str, ...]:
     command line accepts exactly what the library does. Empty for an unknown
     method (``fit`` names the known ones).
     """
-    from ..inference import methods
+    from ..inference.methods import METHOD_OPTIONS as table
 
-    table = getattr(methods, "METHOD_OPTIONS", None)
-    if table is None:  # the library keeps its per-method tuples, and map's in fit_map
-        from ..inference.map import fit_map
-
-        exact = methods._EXACT_OPTIONS
-        skip = {"num_latent", "model", "progress", *_COMMON}
-        sgd = tuple(
-            name
-            for name, p in inspect.signature(fit_map).parameters.items()
-            if p.kind is p.KEYWORD_ONLY and name not in skip
-        )
-        table = {
-            "exact": exact,
-            "map": sgd,
-            "laplace": (*exact, "num_samples", "chunk_size"),
-            "vi": (*methods._VI_OPTIONS, *exact),
-        }
     if method not in table:
         return ()
     stage = ("map_steps", "map_learning_rate") if method == "vi" and not base else ()

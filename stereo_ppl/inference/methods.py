@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_MAP_STEPS",
     "DRAW_BUDGET_BYTES",
     "LOCAL_GROUP",
+    "METHOD_OPTIONS",
     "RUNNERS",
     "TRAIN_STAR",
     "VARIANT_METHODS",
@@ -38,7 +39,20 @@ __all__ = [
     "default_num_samples",
 ]
 
-_EXACT_OPTIONS = ("max_iter", "tol", "gtol", "init", "patience", "noise", "prior")
+_EXACT_OPTIONS = ("max_iter", "tol", "gtol", "init", "patience")
+_MAP_OPTIONS = (
+    "num_steps",
+    "learning_rate",
+    "decay_to",
+    "weight_decay",
+    "batch_size",
+    "eval_every",
+    "patience",
+    "init",
+)
+#: Options :func:`~stereo_ppl.inference.fit` passes to every runner besides a method's own:
+#: the noise model and prior (learned by the exact MAP stage) and ``b_F``'s prior mean.
+_FIT_OPTIONS = ("noise", "prior", "b_F_prior_mean")
 _VI_OPTIONS = (
     "guide",
     "rank",
@@ -51,6 +65,14 @@ _VI_OPTIONS = (
 )
 
 
+#: The options of each method (``fit(..., **options)``; ``b_F_prior_mean`` for all). ``vi``
+#: of a model other than the base model also takes ``map_steps`` and ``map_learning_rate``.
+METHOD_OPTIONS = {
+    "exact": _EXACT_OPTIONS,
+    "map": _MAP_OPTIONS,
+    "laplace": (*_EXACT_OPTIONS, "num_samples", "chunk_size"),
+    "vi": (*_VI_OPTIONS, *_EXACT_OPTIONS),
+}
 #: Group of a per-star form's per-star draws (e.g. latent-z's ``z``), written by ``vi``.
 LOCAL_GROUP = "local"
 #: Its star dimension as a runner writes it: the training stars, in the order of the
@@ -153,13 +175,14 @@ def _exact(key, train: ModelData, heldout: ModelData, num_latent, progress, b_me
 def run_exact(key, train, heldout, *, num_latent, progress, **options):
     """``method="exact"``: :func:`~stereo_ppl.inference.exact.solve_exact`."""
     b_mean = float(options.pop("b_F_prior_mean", DEFAULT_B_F_PRIOR_MEAN))
-    options = _split_options(options, _EXACT_OPTIONS, "exact")
+    options = _split_options(options, (*METHOD_OPTIONS["exact"], *_FIT_OPTIONS), "exact")
     params, log_joint, attrs = _exact(key, train, heldout, num_latent, progress, b_mean, options)
     return MethodOutput(params, log_joint, attrs, {})
 
 
 def run_map(key, train, heldout, *, num_latent, progress, **options):
     """``method="map"``: SVI with ``AutoDelta`` and AdamW (:func:`fit_map`)."""
+    options = _split_options(options, (*METHOD_OPTIONS["map"], "model", "b_F_prior_mean"), "map")
     result = fit_map(key, train, heldout, num_latent=num_latent, progress=progress, **options)
     attrs = {
         "num_steps": result.num_steps,
@@ -173,7 +196,7 @@ def run_map(key, train, heldout, *, num_latent, progress, **options):
 def run_laplace(key, train, heldout, *, num_latent, progress, **options):
     """``method="laplace"``: exact MAP, then the decoder's exact conditional posterior."""
     b_mean = float(options.pop("b_F_prior_mean", DEFAULT_B_F_PRIOR_MEAN))
-    options = _split_options(options, (*_EXACT_OPTIONS, "num_samples", "chunk_size"), "laplace")
+    options = _split_options(options, (*METHOD_OPTIONS["laplace"], *_FIT_OPTIONS), "laplace")
     num_samples = int(options.pop("num_samples", default_num_samples(num_latent, train)))
     chunk_size = int(options.pop("chunk_size", 128))
     if num_samples < 1:
@@ -250,9 +273,10 @@ def run_vi(key, train, heldout, *, num_latent, progress, model="base", **options
     variant = get_model(model)
     b_mean = float(options.pop("b_F_prior_mean", DEFAULT_B_F_PRIOR_MEAN))
     stage = ("map_steps", "map_learning_rate")
-    allowed = _VI_OPTIONS + _EXACT_OPTIONS + (() if variant.is_base else stage)
+    allowed = (*METHOD_OPTIONS["vi"], *_FIT_OPTIONS, *(() if variant.is_base else stage))
     vi_options = _split_options(options, allowed, "vi")
-    stage_options = {k: vi_options.pop(k) for k in (*_EXACT_OPTIONS, *stage) if k in vi_options}
+    stage_keys = (*_EXACT_OPTIONS, "noise", "prior", *stage)
+    stage_options = {k: vi_options.pop(k) for k in stage_keys if k in vi_options}
     vi_options.setdefault("num_samples", default_num_samples(num_latent, train))
     key_map, key_vi = jax.random.split(key)
     if variant.is_base:

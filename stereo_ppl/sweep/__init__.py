@@ -13,7 +13,7 @@ Inference runs in the workers; this package only plans, records and reads files.
 
 from .collect import collect_sweep, sweep_fits
 from .files import SweepFileError, check_fit, load_sweep_fit, read_scores, write_fit
-from .fitting import fit_job, slim_fit, start_params
+from .fitting import fit_job, start_params
 from .manifest import MANIFEST_NAME, SWEEP_KIND, Manifest, SweepDirError, file_sha256
 from .plan import (
     FOLD,
@@ -65,7 +65,6 @@ __all__ = [
     "run_job",
     "run_sweep",
     "score_fit",
-    "slim_fit",
     "split_key",
     "start_params",
     "sweep_fits",

@@ -13,7 +13,7 @@ from ..models import DEFAULT_B_F_PRIOR_MEAN, PARAM_SITES, eq12
 from .plan import SweepConfig
 from .scores import score_fit
 
-__all__ = ["fit_job", "slim_fit", "start_params"]
+__all__ = ["fit_job", "start_params"]
 
 
 def _train_index(num_stars: int, heldout: np.ndarray) -> np.ndarray:
@@ -153,21 +153,3 @@ def fit_job(
     )
     tree["scores"] = xr.DataTree(score_fit(tree, paired))
     return tree
-
-
-def slim_fit(tree: xr.DataTree) -> xr.DataTree:
-    """A fit without copies of the paired data (kept: ``heldout`` and star ids).
-
-    ``observed_data`` is dropped and ``constant_data`` keeps only ``heldout``;
-    :func:`~stereo_ppl.sweep.files.load_sweep_fit` puts the data back from the
-    sweep's paired file.
-    """
-    groups = {
-        f"/{name}": child.to_dataset()
-        for name, child in tree.children.items()
-        if name != "observed_data"
-    }
-    groups["/constant_data"] = tree["constant_data"].to_dataset()[["heldout"]]
-    slim = xr.DataTree.from_dict(groups)
-    slim.attrs = dict(tree.attrs)
-    return slim
