@@ -244,7 +244,7 @@ def _draw_snr(seed: int, num: int) -> np.ndarray:
     return np.exp(rng.uniform(np.log(30.0), np.log(800.0), num))
 
 
-def _flag_fit(generator: str, fit_stars: int, num_latent: int):
+def _flag_fit(generator: str, fit_stars: int, num_latent: int, noise: str | None = None):
     import jax
 
     from stereo_ppl.datasets import make_builtin
@@ -255,7 +255,8 @@ def _flag_fit(generator: str, fit_stars: int, num_latent: int):
         train = make_builtin(0, num_stars=fit_stars).paired
     else:
         train = make_independent(0, num_stars=fit_stars).paired
-    return fit(jax.random.key(0), train, num_latent=num_latent, method="exact")
+    options = {} if noise is None else {"noise": noise}
+    return fit(jax.random.key(0), train, num_latent=num_latent, method="exact", **options)
 
 
 def _flag_sets(generator: str, seed: int, num: int) -> list[dict]:
@@ -285,7 +286,9 @@ def _flag_sets(generator: str, seed: int, num: int) -> list[dict]:
     ]
 
 
-def flag_quality(generator: str, *, seeds, num_stars: int, fit_stars: int, num_latent: int):
+def flag_quality(
+    generator: str, *, seeds, num_stars: int, fit_stars: int, num_latent: int, noise=None
+):
     """Event recall, pixel precision and false alarms per S/N bin on one generator.
 
     The fit is made on the generator's seed-0 paired stars; each evaluation
@@ -299,7 +302,7 @@ def flag_quality(generator: str, *, seeds, num_stars: int, fit_stars: int, num_l
     from stereo_ppl.denoise import denoise, find_bad_columns, make_setup
     from stereo_ppl.denoise.scores import SNR_BINS, event_scores
 
-    tree = _flag_fit(generator, fit_stars, num_latent)
+    tree = _flag_fit(generator, fit_stars, num_latent, noise)
     setup = make_setup(tree)
     rows, columns_found = [], []
     for seed in seeds:
@@ -408,6 +411,9 @@ def main() -> None:
     parser.add_argument(
         "--generators", default="builtin,independent", help="generators scored for flags"
     )
+    parser.add_argument(
+        "--flag-noise", default=None, help="noise model of the fit (fit's noise=; default its own)"
+    )
     parser.add_argument("--no-flags", action="store_true")
     parser.add_argument("--no-speed", action="store_true", help="only the flag table")
     parser.add_argument("--no-disk", action="store_true", help="in memory only (no out of core)")
@@ -438,6 +444,7 @@ def main() -> None:
                 num_stars=150 if args.quick else 400,
                 fit_stars=300 if args.quick else 600,
                 num_latent=int(args.flag_latent),
+                noise=args.flag_noise,
             )
             print_flag_table(rows)
             print(f"{generator}: bad columns found per seed: {columns}")
