@@ -17,7 +17,9 @@ Prints three tables:
    100-250, 250-800): event recall per type, pixel precision (a flag within
    2 pixels of a true artefact) per type, and the share of artefact-free
    spectra with any flag, for a fit (c = 10) of each generator's seed 0 and
-   evaluation seeds (``--flag-seeds``, default 1 and 3).
+   evaluation seeds (``--flag-seeds``, default 1 and 3); ``--flag-noise
+   reported`` fits without the calibrated noise model (the denoiser then
+   estimates the scatter from the fit's held-out stars).
 
 Run: ``.venv/bin/python benchmarks/bench_denoise.py [--quick]``.
 """
