@@ -59,9 +59,8 @@ _SNR_KEYS = ("SNRU", "SNRG", "SNRR", "SNRI", "SNRZ")
 _OLD_SNR_KEYS = ("SN_U", "SN_G", "SN_R", "SN_I", "SN_Z")
 #: Header keywords that must be numbers where present (sentinel -9999 -> NaN).
 _NUMERIC_KEYS = ("Z", "Z_ERR", *_SNR_KEYS, *_OLD_SNR_KEYS, "HELIO_RV", "RA", "DEC")
-#: Keywords every read puts in ``meta`` (identity, release, rows).
-_ID_KEYS = ("OBSID", "VACUUM", "DATA_V", "VERSPIPE", "EXTEN0", "LMJD", "PLANID", "SPID",
-            "FIBERID", "DESIG", "FILENAME")  # fmt: skip
+#: Keywords every read puts in ``meta`` (the id, the medium, the release).
+_ID_KEYS = ("OBSID", "VACUUM", "DATA_V", "VERSPIPE")
 _TABLE_COLUMNS = ("FLUX", "IVAR", "WAVELENGTH")
 #: Row names of the image layout (``EXTEN0`` words) and what each holds.
 _ROW_NAMES = {
@@ -255,15 +254,27 @@ def _wavelength(columns: dict, grid: np.ndarray | None, layout: str, path: Path)
 
 
 def _header_numbers(header: fits.Header, meta: dict, path: Path) -> None:
-    """Check the numeric keywords, -9999 to NaN, and the DR1-DR2 S/N cards under DR3 names."""
-    for key in _NUMERIC_KEYS:
-        value = header_number(header, key, path, hdu=0)
-        if value is not None:
-            meta[key] = sentinel_to_nan(value, sentinels=(-9999.0, -9999.99))
+    """Check the numeric keywords, -9999 to NaN, and the DR1-DR2 S/N cards under DR3 names.
+
+    The values ``meta`` already holds are checked (a card's value is parsed once); a
+    card ``meta`` lacks because its value would not parse gets the reader's error.
+    """
+    for key in (*_NUMERIC_KEYS, "OBSID"):
+        if key not in meta:
+            if key in header:
+                header_number(header, key, path, hdu=0, integer=key == "OBSID")
+            continue
+        value = meta[key]
+        integer = key == "OBSID"
+        ok_types = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+        if isinstance(value, bool) or not isinstance(value, ok_types) or not np.isfinite(value):
+            kind = "an integer" if integer else "a finite number"
+            raise SurveyFileError(f"is {value!r}, expected {kind}", path=path, hdu=0, keyword=key)
+        if not integer:
+            meta[key] = sentinel_to_nan(float(value), sentinels=(-9999.0, -9999.99))
     for new, old in zip(_SNR_KEYS, _OLD_SNR_KEYS, strict=True):
         if new not in meta and old in meta:
             meta[new] = meta[old]
-    header_number(header, "OBSID", path, hdu=0, integer=True)
     if meta.get("VACUUM", True) is False:
         raise SurveyFileError(
             "says the wavelengths are in air; vacuum is expected",
