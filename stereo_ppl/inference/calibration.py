@@ -8,14 +8,17 @@ stars are for scoring only):
 
 1. The training stars are split (seeded) into an inner set (80%) and a
    validation set (20%).
-2. For a path of ``lambda = sigma^2`` (1, then by factors of 4 down while the
-   validation score improves, then up), the MAP on the inner stars is solved
-   (warm-started along the path) and scored by the log likelihood of the
-   validation stars, with ``a`` and ``s_p`` profiled out by
-   :func:`estimate_noise` on their out-of-sample residuals.
-3. At the best ``lambda`` the inner stars are refitted with the calibrated
-   weights and ``a``, ``s_p`` re-estimated on the validation stars; then all
-   training stars are fitted with those weights (warm start).
+2. The MAP on the inner stars at the seed's ``lambda = sigma^2 = 1`` gives
+   out-of-sample residuals on the validation stars, from which
+   :func:`estimate_noise` estimates ``a`` and ``s_p``.
+3. For a path of ``lambda`` (by factors of 4 down while the validation score
+   improves, then up), the MAP on the inner stars with that noise's weights
+   is solved (warm-started along the path) and scored by the validation
+   stars' log likelihood under that same noise (fixed along the path, so a
+   stronger prior cannot hide its misfit in a larger scatter).
+4. At the best ``lambda``, ``a`` and ``s_p`` are re-estimated from its
+   validation residuals, and all training stars are fitted with their
+   weights (warm start).
 
 Out-of-sample residuals include the error of the fitted prediction itself,
 so the learned ``s_p`` makes the plug-in predictive of a new star calibrated
@@ -208,13 +211,10 @@ def _solve(key, f1, f2, weight, *, lam, init, heldout=None, **options):
     return _unscaled(result.params, np.asarray(sigma, dtype)), result
 
 
-def _validation_score(params, f1, f2, ivar, *, calibrated: bool):
-    """Validation log likelihood with the noise profiled out, and that noise."""
+def _validation_score(params, f1, f2, ivar, noise: dict):
+    """Validation log likelihood under a fixed noise, and the validation residuals."""
     resid = np.where(ivar > 0, f2 - eq12.predict_mean(params, f1), 0.0)
-    noise = estimate_noise(resid, ivar) if calibrated else None
-    extra = noise.params() if calibrated else {}
-    score = eq12.log_likelihood_per_star(params, f1, f2, ivar, **extra).sum()
-    return float(score), noise
+    return float(eq12.log_likelihood_per_star(params, f1, f2, ivar, **noise).sum()), resid
 
 
 def calibrated_map(
@@ -274,19 +274,22 @@ def calibrated_map(
     solver = {"num_latent": num_latent, "b_F_prior_mean": b_F_prior_mean, **options}
     solver.pop("patience", None)  # early stopping belongs to the final solve's held-out stars
 
-    def fit_inner(lam, weight, init):
+    def fit_inner(lam, weight, init, scoring):
         params, _ = _solve(key_path, f1[inner], f2[inner], weight, lam=lam, init=init, **solver)
-        score, found = _validation_score(
-            params, f1[valid], f2[valid], ivar[valid], calibrated=calibrated
-        )
-        return params, score, found
+        score, resid = _validation_score(params, f1[valid], f2[valid], ivar[valid], scoring)
+        return params, score, resid
 
-    path = {}
-    lam, step, init = 1.0, 1.0 / _PATH_FACTOR, None
-    for _ in range(_MAX_PATH if prior == "learned" else 1):
-        params, score, found = fit_inner(lam, ivar[inner], init)
-        previous = max((v[0] for v in path.values()), default=-np.inf)
-        path[lam] = (score, params, found)
+    # the noise of the seed's prior scale's predictions weights and scores the whole path
+    params, score, resid = fit_inner(1.0, ivar[inner], None, {})
+    scoring = estimate_noise(resid, ivar[valid]).params() if calibrated else {}
+    score = _validation_score(params, f1[valid], f2[valid], ivar[valid], scoring)[0]
+    weight = eq12.noise_precision(ivar[inner], **scoring)
+    path = {1.0: (score, params, resid)}
+    lam, step, init = 1.0 / _PATH_FACTOR, 1.0 / _PATH_FACTOR, params
+    for _ in range(_MAX_PATH - 1 if prior == "learned" else 0):
+        params, score, resid = fit_inner(lam, weight, init, scoring)
+        previous = max(v[0] for v in path.values())
+        path[lam] = (score, params, resid)
         if score <= previous + _PATH_GAIN:  # no better than the best so far
             if step < 1.0 and len(path) == 2:  # turn back once: towards a weaker prior
                 step = _PATH_FACTOR
@@ -295,11 +298,10 @@ def calibrated_map(
             break
         lam, init = lam * step, params
     best = max(path, key=lambda k: path[k][0])
-    score, params, found = path[best]
+    score, params, resid = path[best]
     weight = ivar
-    if calibrated:
-        inner_weight = eq12.noise_precision(ivar[inner], **found.params())
-        params, score, found = fit_inner(best, inner_weight, params)
+    if calibrated:  # the noise of the chosen prior scale's predictions
+        found = estimate_noise(resid, ivar[valid])
         weight = eq12.noise_precision(ivar, **found.params())
         if not found.identifiable:
             warnings.warn(
