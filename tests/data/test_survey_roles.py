@@ -85,6 +85,8 @@ def test_fits_copy_the_survey_roles(tmp_path):
     back = load_fit(save_fit(tree, tmp_path / "fit.nc"))
     assert survey_names(back) == ("GALAH", "LAMOST")
     assert back["constant_data"]["apogee_wavelength"].attrs["survey"] == "GALAH"
-    seed_pair = fit(jax.random.key(0), small_paired(num_stars=20), num_latent=2, method="exact")
+    seed_pair = fit(
+        jax.random.key(0), small_paired(num_stars=20), num_latent=2, noise="reported", prior="unit"
+    )
     assert survey_names(seed_pair) == DEFAULT_SURVEYS
     assert seed_pair.attrs["num_filled_apogee_pixels"] == 0

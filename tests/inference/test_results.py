@@ -17,7 +17,9 @@ from stereo_ppl.io import load_fit, load_paired, save_fit, save_paired
 @pytest.fixture(scope="module")
 def tree():
     paired = small_paired(4, num_stars=30)
-    return fit(jax.random.key(3), paired, num_latent=3, num_steps=300, eval_every=100, seed=3)
+    return fit(
+        jax.random.key(3), paired, num_latent=3, method="map", num_steps=300, eval_every=100, seed=3
+    )
 
 
 def test_layout_dims_coords_attrs(tree):
@@ -27,6 +29,10 @@ def test_layout_dims_coords_attrs(tree):
     assert post["beta_F"].dims == ("chain", "draw", "lamost_pixel", "latent")
     assert post["b_F"].dims == ("chain", "draw", "lamost_pixel")
     assert post["z"].dims == ("chain", "draw", "star", "latent")
+    # the calibrated model's sites (fit's default noise and prior)
+    assert post["scatter"].dims == ("chain", "draw", "lamost_pixel")
+    assert post["error_scale"].dims == post["prior_scale"].dims == ("chain", "draw")
+    assert (attrs := tree.attrs)["noise"] == "calibrated" and attrs["prior"] == "learned"
     assert post.sizes["chain"] == 1 and post.sizes["draw"] == 1
     assert post["lamost_wavelength"].attrs["units"] == "Angstrom"
     assert tree["observed_data"]["lamost_flux"].dims == ("star", "lamost_pixel")
