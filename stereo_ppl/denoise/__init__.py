@@ -9,14 +9,12 @@ from .core import DenoiseResult, DenoiseSetup, denoise_batch
 from .dataset import DENOISE_KIND, denoise, flag_attrs, result_dataset
 from .flags import ARTEFACT_CODES, ArtefactThresholds
 from .linalg import STATUS_CODES, Decoder, make_decoder
+from .noise import estimate_run_scatter, estimate_scatter, estimate_step_scatter
 from .scores import flag_scores
 from .setup import (
     DEFAULT_SKY_LINES,
     DEFAULT_STEP_RANGE,
     PRIORS,
-    estimate_run_scatter,
-    estimate_scatter,
-    estimate_step_scatter,
     find_bad_columns,
     latent_prior,
     make_setup,

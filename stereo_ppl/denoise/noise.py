@@ -1,0 +1,261 @@
+"""The noise model's per-fit terms, estimated from spectra the decoder should describe.
+
+For a fit without a calibrated ``scatter`` (or to check one on its held-out
+stars): the intrinsic scatter ``s_p`` per pixel (:func:`estimate_scatter`),
+and the scatter across stars of the run detector's boxes
+(:func:`estimate_run_scatter`) and of the step filter's jump
+(:func:`estimate_step_scatter`), where neighbouring pixels' misfits add up.
+Pure NumPy around :func:`~.core.denoise_batch`; no file I/O.
+"""
+
+import jax.numpy as jnp
+import numpy as np
+
+from .core import DenoiseSetup, denoise_batch
+from .flags import ArtefactThresholds, jump_weight, searchable_range, step_statistic
+from .runs import RUN_WIDTHS, box_sums
+
+__all__ = ["estimate_run_scatter", "estimate_scatter", "estimate_step_scatter"]
+
+
+def _model_flux(result, shape) -> np.ndarray:
+    """The denoised flux times the step scales of each spectrum (float64)."""
+    scale = np.asarray(result.step_scale, dtype=np.float64)
+    pixel = np.arange(shape[1])[None, :]
+    kstar = np.asarray(result.step_pixel)[:, None]
+    factor = np.where(pixel < kstar, scale[:, :1], scale[:, 1:])
+    factor = np.where(kstar < 0, 1.0, factor)
+    return np.asarray(result.flux, dtype=np.float64) * factor
+
+
+def _quantile_scale(d2, var, good, *, quantile, floor=0.0) -> np.ndarray:
+    """Per column, the smallest ``s >= floor`` with ``d2 <= 2.326^2 (var + s^2)`` at ``quantile``.
+
+    2.326 is the normal 99th percentile, so for Gaussian residuals ``s`` is
+    their extra standard deviation (bisection, 40 steps).
+    """
+    target = 2.326**2
+    lo = np.full(d2.shape[1], float(floor))
+    hi = np.maximum(np.sqrt(np.max(np.where(good, d2, 0.0), axis=0)), floor) + 1e-12
+    count = np.maximum(good.sum(axis=0), 1)
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        inside = np.sum(good & (d2 <= target * (var + mid**2)), axis=0) / count
+        enough = inside >= quantile
+        hi = np.where(enough, mid, hi)
+        lo = np.where(enough, lo, mid)
+    return np.where(good.any(axis=0), hi, floor)
+
+
+def _pooled_ml_scatter(d2, var, good, *, half: int, cap: float = 25.0) -> np.ndarray:
+    """Per pixel, the maximum-likelihood ``s`` of ``d ~ Normal(0, var + s^2)`` within ±``half``.
+
+    Each term's ``d^2 / (var + s^2)`` is capped at ``cap`` (a 5-sigma
+    winsorisation: a point artefact left in does not inflate ``s``); the score
+    is solved by bisection on ``s^2`` (60 steps).
+    """
+    width = 2 * half + 1
+    pad = ((0, 0), (half, half))
+
+    def windows(x, fill):
+        return np.lib.stride_tricks.sliding_window_view(
+            np.pad(x, pad, constant_values=fill), width, axis=1
+        )
+
+    d2w, vw, gw = windows(d2, 0.0), windows(np.where(good, var, 1.0), 1.0), windows(good, False)
+
+    def score(s2):
+        total = vw + s2[None, :, None]
+        return np.sum(np.where(gw, (np.minimum(d2w / total, cap) - 1.0) / total, 0.0), axis=(0, 2))
+
+    lo = np.zeros(d2.shape[1])
+    hi = np.maximum(np.max(np.where(gw, d2w, 0.0), axis=(0, 2)), 1e-30)
+    positive = score(lo) > 0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        up = score(mid) > 0
+        lo = np.where(up, mid, lo)
+        hi = np.where(up, hi, mid)
+    return np.where(positive & gw.any(axis=(0, 2)), np.sqrt(0.5 * (lo + hi)), 0.0)
+
+
+def estimate_scatter(
+    setup: DenoiseSetup,
+    flux: np.ndarray,
+    ivar: np.ndarray,
+    *,
+    halfwidth: int = 2,
+    batch_size: int = 1024,
+) -> np.ndarray:
+    """The intrinsic scatter ``s_p`` per pixel, from spectra the decoder should describe.
+
+    Each spectrum is denoised robustly (steps fitted, outliers
+    down-weighted), first with ``s_p = 0``, then with the first estimate; its
+    residuals ``d = F2 - model`` are then taken as ``Normal(0, a^2 / ivar +
+    s_p^2)``, and ``s_p`` is the maximum-likelihood value pooled over the
+    pixels within ``halfwidth`` of ``p`` (a decoder's misfit spans a line's
+    width), with the pixels the first pass typed as cosmic rays, steps or bad
+    columns left out and each term winsorised at 5 sigma.
+
+    Parameters
+    ----------
+    setup : DenoiseSetup
+    flux, ivar : array, shape (n, m)
+        Spectra on the fit's grid (e.g. the fit's held-out stars).
+    halfwidth : int
+        Pixels pooled on each side.
+    batch_size : int
+
+    Returns
+    -------
+    ndarray, shape (m,), float64
+        ``s_p`` in flux units (0 where no spectrum is usable).
+    """
+    flux = np.asarray(flux)
+    ivar = np.asarray(ivar)
+    scatter = np.zeros(flux.shape[1])
+    # twice: without a scatter a recurring misfit passes for cosmic rays, which
+    # are left out; the second pass types the pixels with the first's scatter
+    for _ in range(2):
+        setup = setup._replace(scatter=jnp.asarray(scatter, setup.scatter.dtype))
+        parts, weights = [], []
+        for start in range(0, flux.shape[0], batch_size):
+            part = slice(start, start + batch_size)
+            result = denoise_batch(setup, flux[part], ivar[part])
+            w = np.where(np.isfinite(ivar[part]) & np.isfinite(flux[part]), ivar[part], 0.0)
+            point = np.isin(np.asarray(result.artefact), (1, 2, 3))
+            w = np.where(point, 0.0, w)
+            model = _model_flux(result, flux[part].shape)
+            parts.append(np.where(w > 0, flux[part] - model, 0.0) ** 2)
+            weights.append(w.astype(np.float64))
+        d2 = np.concatenate(parts)
+        w = np.concatenate(weights)
+        good = w > 0
+        var = np.where(good, float(setup.error_scale) ** 2 / np.where(good, w, 1.0), 1.0)
+        scatter = _pooled_ml_scatter(d2, var, good, half=halfwidth)
+    return scatter
+
+
+def estimate_run_scatter(
+    setup: DenoiseSetup,
+    flux: np.ndarray,
+    ivar: np.ndarray,
+    *,
+    quantile: float = 0.98,
+    batch_size: int = 1024,
+) -> np.ndarray:
+    """Scatter ``S`` (flux units) of the run detector's boxes across spectra.
+
+    Neighbouring pixels' misfits of a decoder that cannot describe a line add
+    up in a box (:mod:`.runs`). For each width and start pixel, ``S`` is the
+    smallest value ``>= 0`` with ``|sum u| <= 2.326 sqrt(count + S^2 (sum
+    inv_sd)^2)`` at ``quantile`` of the spectra (pixels typed as cosmic rays,
+    steps or bad columns left out; a misfit typed as a run or other is what ``S``
+    measures), as
+    :func:`estimate_scatter` does for single pixels.
+
+    Parameters
+    ----------
+    setup : DenoiseSetup
+        With its scatter set.
+    flux, ivar : array, shape (n, m)
+        Spectra on the fit's grid (e.g. the fit's held-out stars).
+    quantile : float
+    batch_size : int
+
+    Returns
+    -------
+    ndarray, shape (len(RUN_WIDTHS), m), float64
+    """
+    flux = np.asarray(flux)
+    ivar = np.asarray(ivar)
+    m = flux.shape[1]
+    if flux.shape[0] == 0:
+        return np.zeros((len(RUN_WIDTHS), m))
+    clip = ArtefactThresholds().clip
+    a2 = float(setup.error_scale) ** 2
+    s2 = np.asarray(setup.scatter, np.float64) ** 2
+    parts = []
+    for start in range(0, flux.shape[0], batch_size):
+        part = slice(start, start + batch_size)
+        result = denoise_batch(setup, flux[part], ivar[part])
+        w = np.where(np.isfinite(ivar[part]), ivar[part], 0.0)
+        use = ~np.isin(np.asarray(result.artefact), (1, 2, 3)) & (w > 0) & np.isfinite(flux[part])
+        inv_sd = np.where(use, 1.0 / np.sqrt(a2 / np.where(use, w, 1.0) + s2), 0.0)
+        sums = box_sums(
+            jnp.asarray(result.residual), jnp.asarray(inv_sd), jnp.asarray(use), clip=clip
+        )
+        parts.append([np.asarray(x, np.float64) for x in sums])
+    total, count, weight = (np.concatenate([p[i] for p in parts], axis=1) for i in range(3))
+    good = (count >= 0.5 * np.asarray(RUN_WIDTHS)[:, None, None]) & (weight > 0)
+    weight = np.where(good, weight, 1.0)
+    out = np.empty((len(RUN_WIDTHS), m))
+    for k in range(len(RUN_WIDTHS)):
+        d2 = (total[k] / weight[k]) ** 2
+        var = count[k] / weight[k] ** 2
+        out[k] = _quantile_scale(d2, var, good[k], quantile=quantile)
+    return out
+
+
+def estimate_step_scatter(
+    setup: DenoiseSetup,
+    flux: np.ndarray,
+    ivar: np.ndarray,
+    *,
+    batch_size: int = 1024,
+) -> np.ndarray:
+    """Scatter ``S`` (flux units) of the step filter's jump at each candidate centre.
+
+    A smooth continuum-normalisation residue or a misfit that spans the join
+    moves the means on the two sides apart without a step. For each candidate
+    centre, ``S`` is the value with ``median(jump^2 / (1 + S^2 q)) = 0.4549``
+    (the median of a chi-square with one degree of freedom; ``q`` from
+    :func:`~.flags.jump_weight`) over the spectra, 0 where the median is
+    below that already: the median is not moved by the real steps some of
+    those spectra carry.
+
+    Parameters
+    ----------
+    setup : DenoiseSetup
+        With its scatter set.
+    flux, ivar : array, shape (n, m)
+        Spectra on the fit's grid (e.g. the fit's held-out stars).
+    batch_size : int
+
+    Returns
+    -------
+    ndarray, shape (m,), float64
+        0 outside the step candidates.
+    """
+    flux = np.asarray(flux)
+    ivar = np.asarray(ivar)
+    m = flux.shape[1]
+    t = ArtefactThresholds()
+    lo, hi = searchable_range(setup.step_range, m, t.step_window)
+    out = np.zeros(m)
+    if hi <= lo or flux.shape[0] == 0:
+        return out
+    a2 = float(setup.error_scale) ** 2
+    s2 = np.asarray(setup.scatter, np.float64) ** 2
+    jumps, weights = [], []
+    for start in range(0, flux.shape[0], batch_size):
+        part = slice(start, start + batch_size)
+        result = denoise_batch(setup, flux[part], ivar[part])
+        w = np.where(np.isfinite(ivar[part]), ivar[part], 0.0)
+        use = ~np.isin(np.asarray(result.artefact), (1, 2, 3)) & (w > 0) & np.isfinite(flux[part])
+        inv_sd = np.where(use, 1.0 / np.sqrt(a2 / np.where(use, w, 1.0) + s2), 0.0)
+        use_j, inv_j = jnp.asarray(use), jnp.asarray(inv_sd)
+        _, jump = step_statistic(jnp.asarray(result.residual), use_j, lo, hi, t.step_window)
+        jumps.append(np.asarray(jump, np.float64))
+        weights.append(np.asarray(jump_weight(use_j, inv_j, lo, hi, t.step_window), np.float64))
+    j2, q = np.concatenate(jumps) ** 2, np.concatenate(weights)
+    target = 0.4549
+    s2_lo, s2_hi = np.zeros(hi - lo), np.max(j2 / np.maximum(q, 1e-30), axis=0) + 1e-30
+    need = np.median(j2, axis=0) > target
+    for _ in range(60):
+        mid = 0.5 * (s2_lo + s2_hi)
+        above = np.median(j2 / (1.0 + mid * q), axis=0) > target
+        s2_lo = np.where(above, mid, s2_lo)
+        s2_hi = np.where(above, s2_hi, mid)
+    out[lo:hi] = np.where(need, np.sqrt(0.5 * (s2_lo + s2_hi)), 0.0)
+    return out
