@@ -9,20 +9,20 @@ stars are for scoring only):
 1. The training stars are split (seeded) into an inner set (80%) and a
    validation set (20%).
 2. The MAP on the inner stars at the seed's ``lambda = sigma^2 = 1`` gives
-   out-of-sample residuals on the validation stars, from which
-   :func:`estimate_noise` estimates ``a`` and ``s_p``.
+   in-sample residuals, from which :func:`estimate_noise` estimates ``a`` and
+   ``s_p`` (residual variances corrected for the ``c + 1`` decoder
+   parameters each pixel's fit takes up).
 3. For a path of ``lambda`` (by factors of 4 down while the validation score
    improves, then up), the MAP on the inner stars with that noise's weights
    is solved (warm-started along the path) and scored by the validation
    stars' log likelihood under that same noise (fixed along the path, so a
    stronger prior cannot hide its misfit in a larger scatter).
-4. At the best ``lambda``, ``a`` and ``s_p`` are re-estimated from its
-   validation residuals, and all training stars are fitted with their
-   weights (warm start).
+4. All training stars are fitted at the best ``lambda`` with those weights
+   (warm start), and ``a``, ``s_p`` re-estimated from that fit's residuals:
+   the MAP of the calibrated model, alternating once between the weighted
+   solve and the 1-D noise updates.
 
-Out-of-sample residuals include the error of the fitted prediction itself,
-so the learned ``s_p`` makes the plug-in predictive of a new star calibrated
-(not only its noise). The solver works on the unit-prior problem with ``F1``
+The solver works on the unit-prior problem with ``F1``
 scaled by ``lambda`` (``beta = sigma beta'``), which is exactly the scaled
 prior's MAP.
 
@@ -114,7 +114,9 @@ def _pixel_objective(r2, e2, good, a2, s):
     return terms.sum(axis=0) - 0.5 * (s / SCATTER_PRIOR) ** 2
 
 
-def estimate_noise(resid, lamost_ivar, *, fit_error_scale: bool = True, iters: int = 5):
+def estimate_noise(
+    resid, lamost_ivar, *, fit_error_scale: bool = True, dof_fraction: float = 0.0, iters: int = 5
+):
     """MAP of ``a`` and ``s_p`` given residuals ``F2 - F2_hat`` and reported ``ivar``.
 
     Maximises ``sum log Normal(r_ip | 0, a^2 / ivar_ip + s_p^2)`` plus the priors
@@ -130,6 +132,10 @@ def estimate_noise(resid, lamost_ivar, *, fit_error_scale: bool = True, iters: i
         Reported inverse variances; 0 = unused.
     fit_error_scale : bool
         Estimate ``a`` (else ``a = 1``).
+    dof_fraction : float
+        For in-sample residuals: the fraction of each pixel's residual variance
+        taken up by the fit (``(c + 1) / n`` for ``n`` stars, ``c + 1`` decoder
+        parameters per pixel); ``r^2`` is divided by ``1 - dof_fraction``.
     iters : int
         Alternations.
 
@@ -140,7 +146,7 @@ def estimate_noise(resid, lamost_ivar, *, fit_error_scale: bool = True, iters: i
     ivar = np.asarray(lamost_ivar, np.float64)
     resid = np.asarray(resid, np.float64)
     good = (ivar > 0) & np.isfinite(resid)
-    r2 = np.where(good, resid, 0.0) ** 2
+    r2 = np.where(good, resid, 0.0) ** 2 / (1.0 - dof_fraction)
     e2 = np.where(good, 1.0 / np.where(good, ivar, 1.0), 0.0)
     count = good.sum(axis=0)
     log_e2 = np.where(good, np.log(np.where(good, e2, 1.0)), np.nan)
@@ -211,6 +217,13 @@ def _solve(key, f1, f2, weight, *, lam, init, heldout=None, **options):
     return _unscaled(result.params, np.asarray(sigma, dtype)), result
 
 
+def _in_sample_noise(resid, ivar, num_latent: int) -> NoiseEstimate:
+    """:func:`estimate_noise` of a fit's own residuals, for its ``c + 1`` parameters per pixel."""
+    num_used = np.maximum((ivar > 0).sum(axis=0), 1)
+    dof = float(np.median(np.minimum((num_latent + 1) / num_used, 0.9)))
+    return estimate_noise(np.where(ivar > 0, resid, 0.0), ivar, dof_fraction=dof)
+
+
 def _validation_score(params, f1, f2, ivar, noise: dict):
     """Validation log likelihood under a fixed noise, and the validation residuals."""
     resid = np.where(ivar > 0, f2 - eq12.predict_mean(params, f1), 0.0)
@@ -279,10 +292,13 @@ def calibrated_map(
         score, resid = _validation_score(params, f1[valid], f2[valid], ivar[valid], scoring)
         return params, score, resid
 
-    # the noise of the seed's prior scale's predictions weights and scores the whole path
+    # the noise from the seed's prior scale's fit to the inner stars weights and scores the path
     params, score, resid = fit_inner(1.0, ivar[inner], None, {})
-    scoring = estimate_noise(resid, ivar[valid]).params() if calibrated else {}
-    score = _validation_score(params, f1[valid], f2[valid], ivar[valid], scoring)[0]
+    scoring = {}
+    if calibrated:
+        fitted = f2[inner] - eq12.predict_mean(params, f1[inner])
+        scoring = _in_sample_noise(fitted, ivar[inner], num_latent).params()
+        score = _validation_score(params, f1[valid], f2[valid], ivar[valid], scoring)[0]
     weight = eq12.noise_precision(ivar[inner], **scoring)
     path = {1.0: (score, params, resid)}
     lam, step, init = 1.0 / _PATH_FACTOR, 1.0 / _PATH_FACTOR, params
@@ -298,23 +314,11 @@ def calibrated_map(
             break
         lam, init = lam * step, params
     best = max(path, key=lambda k: path[k][0])
-    score, params, resid = path[best]
-    weight = ivar
-    if calibrated:  # the noise of the chosen prior scale's predictions
-        found = estimate_noise(resid, ivar[valid])
-        weight = eq12.noise_precision(ivar, **found.params())
-        if not found.identifiable:
-            warnings.warn(
-                "the error scale is not identifiable (the reported errors are the same for "
-                "every star at each pixel): error_scale fixed at 1, the scatter absorbs any "
-                "misreporting",
-                FitWarning,
-                stacklevel=2,
-            )
+    params = path[best][1]
+    weight = eq12.noise_precision(ivar, **scoring)
     sigma = float(np.sqrt(best))
     extra = {"prior_scale": np.asarray(sigma)} if prior == "learned" else {}
-    if calibrated:
-        extra |= {"error_scale": np.asarray(found.error_scale), "scatter": found.scatter}
+    extra |= scoring
     score_fn = None if heldout is None else (lambda p: heldout({**p, **extra}))
     final, result = _solve(
         key_final,
@@ -327,6 +331,17 @@ def calibrated_map(
         progress=progress,
         **{**solver, **({"patience": options["patience"]} if "patience" in options else {})},
     )
+    if calibrated:  # the noise of the final fit's own residuals, as the model defines it
+        found = _in_sample_noise(f2 - eq12.predict_mean(final, f1), ivar, num_latent)
+        extra |= found.params()
+        if not found.identifiable:
+            warnings.warn(
+                "the error scale is not identifiable (the reported errors are the same for "
+                "every star at each pixel): error_scale fixed at 1, the scatter absorbs any "
+                "misreporting",
+                FitWarning,
+                stacklevel=2,
+            )
     dtype = final["beta_z"].dtype
     final.update({k: np.asarray(v, dtype) for k, v in extra.items()})
     attrs = {
