@@ -13,6 +13,7 @@ import xarray as xr
 
 from ..dims import LAMOST_WAVELENGTH
 from ..errors import StereoPPLError
+from ..inference.fitted import fitted_model, require_linear
 from ..inference.results import params_from_datatree
 from .core import DenoiseSetup
 from .flags import ArtefactThresholds, searchable_range
@@ -219,6 +220,7 @@ def make_setup(
     """
     if prior not in PRIORS:
         raise StereoPPLError(f"unknown prior {prior!r}; choose one of {', '.join(PRIORS)}")
+    require_linear(fitted_model(tree), "denoise")  # z from survey 2 alone needs a linear decoder
     params = params_from_datatree(tree)
     mean = cov = None
     if prior == "empirical":

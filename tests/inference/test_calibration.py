@@ -149,3 +149,26 @@ def test_every_method_and_model_takes_both(model, noise, prior):
         assert ("prior_scale" in post) == (prior == "learned")
         assert np.isfinite(tree["log_likelihood"]["lamost_flux"].values).all()
         assert np.isfinite(stereo_ppl.predict(tree)["lamost_flux"].values).all()
+
+
+def test_a_nonlinear_decoder_cannot_denoise_in_one_line():
+    from stereo_ppl.denoise import make_setup
+
+    paired = small_paired(4, num_stars=40)
+    tree = stereo_ppl.fit(
+        jax.random.key(0),
+        paired,
+        num_latent=2,
+        model="mlp",
+        num_steps=20,
+        eval_every=10,
+        noise="reported",
+        prior="unit",
+    )
+    with pytest.raises(stereo_ppl.FitConfigError, match="model 'mlp' has a non-linear decoder"):
+        make_setup(tree)
+    with pytest.raises(stereo_ppl.FitConfigError, match="predict from lamost_flux"):
+        stereo_ppl.predict(
+            tree, lamost_flux=paired["lamost_flux"].values, lamost_ivar=paired["lamost_ivar"].values
+        )
+    assert np.isfinite(stereo_ppl.predict(tree)["lamost_flux"].values).all()  # from survey 1
