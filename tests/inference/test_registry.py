@@ -9,7 +9,7 @@ from helpers import assert_allclose
 
 from stereo_ppl.errors import FitConfigError, PairedDataError
 from stereo_ppl.inference import fit, model_data
-from stereo_ppl.models import MODELS
+from stereo_ppl.models import MODELS, eq12
 from stereo_ppl.models.marginal import LatentNormal
 
 
@@ -22,7 +22,16 @@ def _paired(num_stars=30):
 
 @pytest.mark.parametrize("name", ["latent-z", "errors-in-f1", "mlp"])
 def test_variant_map_fit_has_its_sites_and_the_common_layout(name):
-    tree = fit(jax.random.key(0), _paired(), num_latent=2, model=name, num_steps=60, eval_every=30)
+    tree = fit(
+        jax.random.key(0),
+        _paired(),
+        num_latent=2,
+        model=name,
+        num_steps=60,
+        eval_every=30,
+        noise="reported",
+        prior="unit",  # the likelihoods below are the seed's
+    )
     variant = MODELS[name]
     posterior = tree["posterior"]
     for site, dims in variant.site_dims.items():
@@ -47,7 +56,7 @@ def test_latent_z_log_likelihood_is_the_marginal_over_z():
         (f1 @ post["beta_z"].T) @ post["beta_F"].T + post["b_F"],
         post["beta_F"],
         sigma**2 * jnp.eye(2, dtype=f1.dtype),
-        ivar,
+        eq12.noise_precision(ivar, error_scale=post["error_scale"], scatter=post["scatter"]),
     ).log_prob(f2)
     got = tree["log_likelihood"]["lamost_flux"].values[0, 0]
     assert_allclose(got, expected, rtol=1e-4)

@@ -49,6 +49,10 @@ def _heldout_chi2(tree, paired):
 MLP_OPTIONS = {"num_latent": 3, "model": "mlp", "model_options": {"num_hidden": 8}}
 
 
+#: The seed's noise and prior: these tests measure the decoders' fits in reported-noise units.
+SEED_MODEL = {"noise": "reported", "prior": "unit"}
+
+
 @pytest.fixture(scope="module")
 def mlp_map():
     """The non-linear data and the MLP's MAP (AdamW from the base model's exact MAP)."""
@@ -61,6 +65,7 @@ def mlp_map():
         num_steps=10_000,
         learning_rate=1e-2,
         patience=None,
+        **SEED_MODEL,
         **MLP_OPTIONS,
     )
     return paired, tree
@@ -68,7 +73,7 @@ def mlp_map():
 
 def test_mlp_recovers_a_nonlinear_truth_the_linear_model_cannot(mlp_map):
     paired, mlp = mlp_map
-    base = fit(jax.random.key(0), paired, num_latent=3, method="exact")
+    base = fit(jax.random.key(0), paired, num_latent=3, method="exact", **SEED_MODEL)
     assert mlp["posterior"]["W_in"].sizes["hidden"] == 8
     assert '"num_hidden": 8' in mlp.attrs["config"]
     chi2_base, chi2_mlp = _heldout_chi2(base, paired), _heldout_chi2(mlp, paired)

@@ -82,7 +82,8 @@ def test_base_model_by_name_is_the_default_fit():
     default = fit(jax.random.key(4), paired, **options)
     named = fit(jax.random.key(4), paired, model="base", **options)
     assert default.attrs["model"] == named.attrs["model"] == "base"
-    assert set(named["posterior"].data_vars) == {"beta_z", "beta_F", "b_F", "z"}
+    calibration = {"error_scale", "scatter", "prior_scale"}  # the default noise and prior
+    assert set(named["posterior"].data_vars) == {"beta_z", "beta_F", "b_F", "z", *calibration}
     for name in ("beta_z", "beta_F", "b_F"):
         assert_allclose(
             named["posterior"][name].values, default["posterior"][name].values, rtol=0, atol=0
