@@ -89,6 +89,7 @@ def ppc(
     result["calibration"] = xr.DataTree(cal)
     save_dataset(result, out)
     print_calibration(cal)
+    print_scatter(result)
     console.print(f"wrote {out}")
     if plots is not None:
         _write_plots(plots, result, cal, obsids)
@@ -135,6 +136,19 @@ def print_calibration(cal) -> None:
         console.print("no pixel flagged as miscalibrated")
 
 
+def print_scatter(result) -> None:
+    """Where a calibrated fit's intrinsic scatter exceeds the typical reported error."""
+    from ..ppc import scatter_regions
+
+    if "scatter" not in result["constant_data"]:
+        return
+    rows = scatter_regions(result)
+    if rows:
+        _print_rows("runs where the intrinsic scatter exceeds the median error", rows[:15])
+    else:
+        console.print("the intrinsic scatter stays below the median reported error everywhere")
+
+
 def _print_rows(title: str, rows: list[dict]) -> None:
     from rich.table import Table
 
@@ -165,6 +179,7 @@ def _write_plots(directory: Path, result, cal, obsids) -> None:
         plot_pit_ecdf,
         plot_pixel_calibration,
         plot_ppc_summaries,
+        plot_scatter,
         plot_spectrum_ppc,
     )
 
@@ -174,6 +189,8 @@ def _write_plots(directory: Path, result, cal, obsids) -> None:
         "pixel_calibration.png": lambda: plot_pixel_calibration([cal]),
         "spectra.png": lambda: plot_spectrum_ppc([result], obsids),
     }
+    if "scatter" in result["constant_data"]:  # a calibrated fit: where its scatter is large
+        figures["scatter.png"] = lambda: plot_scatter(result)
     for name, make in figures.items():
         path = directory / name
         figure = make()  # a matplotlib Figure or an arviz-plots PlotCollection
