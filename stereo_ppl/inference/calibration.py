@@ -102,7 +102,6 @@ def _golden(objective, lo, hi, *, iters=48):
         c_new, d_new = b - _GOLDEN * (b - a), a + _GOLDEN * (b - a)
         c, d = np.where(left, c_new, d), np.where(left, c, d_new)
         fc, fd = np.where(left, objective(c_new), fd), np.where(left, fc, objective(d_new))
-        # one side of each bracket was kept; re-evaluate the new interior point only
     return 0.5 * (a + b)
 
 
@@ -224,10 +223,30 @@ def _in_sample_noise(resid, ivar, num_latent: int) -> NoiseEstimate:
     return estimate_noise(np.where(ivar > 0, resid, 0.0), ivar, dof_fraction=dof)
 
 
-def _validation_score(params, f1, f2, ivar, noise: dict):
-    """Validation log likelihood under a fixed noise, and the validation residuals."""
-    resid = np.where(ivar > 0, f2 - eq12.predict_mean(params, f1), 0.0)
-    return float(eq12.log_likelihood_per_star(params, f1, f2, ivar, **noise).sum()), resid
+def _prior_path(fit_inner, *, learned: bool):
+    """The prior scale squared with the best validation score, and the MAP there.
+
+    ``fit_inner(lam, init) -> (params, score)`` (``init`` None: the fit at
+    ``lambda = 1``). From ``lambda = 1`` by factors of :data:`_PATH_FACTOR` down
+    while the score gains :data:`_PATH_GAIN`, turning back once towards a
+    weaker prior if the first step down loses.
+    """
+    params, score = fit_inner(1.0, None)
+    path = {1.0: (score, params)}
+    lam, step = 1.0 / _PATH_FACTOR, 1.0 / _PATH_FACTOR
+    for _ in range(_MAX_PATH - 1 if learned else 0):
+        params, score = fit_inner(lam, params)
+        previous = max(v[0] for v in path.values())
+        path[lam] = (score, params)
+        if score <= previous + _PATH_GAIN:  # no better than the best so far
+            if step < 1.0 and len(path) == 2:  # turn back once: towards a weaker prior
+                step = _PATH_FACTOR
+                lam, params = max(path) * step, path[max(path)][1]
+                continue
+            break
+        lam = lam * step
+    best = max(path, key=lambda k: path[k][0])
+    return best, path[best][1], {k: path[k][0] for k in sorted(path)}
 
 
 def calibrated_map(
@@ -287,34 +306,24 @@ def calibrated_map(
     solver = {"num_latent": num_latent, "b_F_prior_mean": b_F_prior_mean, **options}
     solver.pop("patience", None)  # early stopping belongs to the final solve's held-out stars
 
-    def fit_inner(lam, weight, init, scoring):
-        params, _ = _solve(key_path, f1[inner], f2[inner], weight, lam=lam, init=init, **solver)
-        score, resid = _validation_score(params, f1[valid], f2[valid], ivar[valid], scoring)
-        return params, score, resid
-
     # the noise from the seed's prior scale's fit to the inner stars weights and scores the path
-    params, score, resid = fit_inner(1.0, ivar[inner], None, {})
+    first = _solve(key_path, f1[inner], f2[inner], ivar[inner], lam=1.0, init=None, **solver)[0]
     scoring = {}
     if calibrated:
-        fitted = f2[inner] - eq12.predict_mean(params, f1[inner])
-        scoring = _in_sample_noise(fitted, ivar[inner], num_latent).params()
-        score = _validation_score(params, f1[valid], f2[valid], ivar[valid], scoring)[0]
+        resid = f2[inner] - eq12.predict_mean(first, f1[inner])
+        scoring = _in_sample_noise(resid, ivar[inner], num_latent).params()
     weight = eq12.noise_precision(ivar[inner], **scoring)
-    path = {1.0: (score, params, resid)}
-    lam, step, init = 1.0 / _PATH_FACTOR, 1.0 / _PATH_FACTOR, params
-    for _ in range(_MAX_PATH - 1 if prior == "learned" else 0):
-        params, score, resid = fit_inner(lam, weight, init, scoring)
-        previous = max(v[0] for v in path.values())
-        path[lam] = (score, params, resid)
-        if score <= previous + _PATH_GAIN:  # no better than the best so far
-            if step < 1.0 and len(path) == 2:  # turn back once: towards a weaker prior
-                step = _PATH_FACTOR
-                lam, init = max(path) * step, path[max(path)][1]
-                continue
-            break
-        lam, init = lam * step, params
-    best = max(path, key=lambda k: path[k][0])
-    params = path[best][1]
+
+    def fit_inner(lam, init):
+        """The MAP of the inner stars at ``lam`` (``init`` None: the first solve) and its score."""
+        params = first
+        if init is not None:
+            params = _solve(key_path, f1[inner], f2[inner], weight, lam=lam, init=init, **solver)[0]
+        score = eq12.log_likelihood_per_star(params, *validation, **scoring).sum()
+        return params, float(score)
+
+    validation = (f1[valid], f2[valid], ivar[valid])
+    best, params, path = _prior_path(fit_inner, learned=prior == "learned")
     weight = eq12.noise_precision(ivar, **scoring)
     sigma = float(np.sqrt(best))
     extra = {"prior_scale": np.asarray(sigma)} if prior == "learned" else {}
@@ -348,8 +357,8 @@ def calibrated_map(
         "noise": noise,
         "prior": prior,
         "num_validation_stars": int(num_valid),
-        "prior_scale_path": [float(np.sqrt(k)) for k in sorted(path)],
-        "validation_log_likelihood_path": [float(path[k][0]) for k in sorted(path)],
+        "prior_scale_path": [float(np.sqrt(k)) for k in path],
+        "validation_log_likelihood_path": list(path.values()),
     }
     if calibrated:
         attrs |= {

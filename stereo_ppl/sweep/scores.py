@@ -15,6 +15,7 @@ from scipy.special import logsumexp
 
 from ..data.validate import dim_coords
 from ..dims import STAR, STEP
+from ..inference.fitted import point_params
 from ..models import DEFAULT_B_F_PRIOR_MEAN, PARAM_SITES, eq12
 
 __all__ = ["log_prior", "point_estimate", "point_log_likelihood", "score_fit"]
@@ -59,10 +60,7 @@ def point_estimate(tree: xr.DataTree) -> dict:
     """
     posterior = tree["posterior"]
     names = (*PARAM_SITES, *(k for k in (*eq12.NOISE_SITES, "prior_scale") if k in posterior))
-    return {
-        name: np.asarray(posterior[name].values, dtype=np.float64).mean(axis=(0, 1))
-        for name in names
-    }
+    return point_params({name: posterior[name].values for name in names})
 
 
 def _num_draws(tree: xr.DataTree) -> int:
