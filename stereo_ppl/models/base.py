@@ -122,9 +122,7 @@ def decoder_priors(
     """Sample ``beta_F`` (lamost_pixel, latent) ~ Normal(0, scale) and ``b_F`` (lamost_pixel,)."""
     zero = jnp.zeros((), dtype)
     with numpyro.plate(LAMOST_PIXEL, num_lamost_pixels, dim=-1):
-        beta_F = numpyro.sample(
-            "beta_F", dist.Normal(zero, scale).expand([num_latent]).to_event(1)
-        )
+        beta_F = numpyro.sample("beta_F", dist.Normal(zero, scale).expand([num_latent]).to_event(1))
         b_F = numpyro.sample("b_F", dist.Normal(zero + b_F_prior_mean, 1.0))
     return beta_F, b_F
 
