@@ -36,6 +36,23 @@ def test_estimate_noise_recovers_scale_and_scatter():
     assert found.scatter[-1] == found.scatter[-2] == found.fallback == np.median(found.scatter[:-2])
 
 
+@pytest.mark.parametrize("outliers", [0, 1, 2])
+def test_estimate_noise_is_the_maximum_it_states(outliers):
+    """With and without huge residuals (which move the maximum far out), the scatter is the
+    maximum of the stated objective (checked on a fine grid)."""
+    rng = np.random.default_rng(1)
+    n = 300
+    sd = 0.01 * np.exp(rng.uniform(-0.7, 0.7, size=(n, 1)))
+    resid = np.sqrt(sd**2 + 0.02**2) * rng.normal(size=(n, 1))
+    resid[:outliers, 0] = 2.0
+    found = estimate_noise(resid, sd**-2, fit_error_scale=False)
+    assert found.error_scale == 1.0
+    grid = np.linspace(0.0, 0.5, 100001)
+    var = sd**2 + grid[None, :] ** 2
+    objective = -0.5 * np.sum(np.log(var) + resid**2 / var, axis=0) - 0.5 * (grid / 0.1) ** 2
+    assert abs(found.scatter[0] - grid[np.argmax(objective)]) < 1e-4
+
+
 @pytest.fixture(scope="module")
 def under_reported():
     """Eq. 1–2 data whose errors are under-reported by 30%, with misfit-free pixels."""
