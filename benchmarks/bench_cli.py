@@ -78,7 +78,13 @@ def write_paired(path: str, seed: int, num_stars: int, chunk: int) -> None:
     sizes = [min(chunk, num_stars - start) for start in range(0, num_stars, chunk)]
     parts = [make_builtin(seed + k, num_stars=size).paired for k, size in enumerate(sizes)]
     paired = xr.concat(parts, dim="star") if len(parts) > 1 else parts[0]
-    paired = paired.assign_coords(star=np.arange(num_stars))
+    # identifiers drawn per seed may repeat across seeds: number the stars instead
+    index = np.arange(num_stars)
+    paired = paired.assign_coords(
+        star=index,
+        obsid=("star", 100_000_000 + index),
+        apogee_id=("star", np.array([f"2M{i:016d}" for i in index])),
+    )
     paired.attrs.update(num_stars=num_stars, seeds=f"{seed}-{seed + len(parts) - 1}")
     paired.to_netcdf(path)
 
