@@ -228,8 +228,8 @@ def estimate_noise(
     # start in the bulk of the residuals (a few artefacts can make a second maximum):
     # the median of r^2 is 0.4549 times the variance for normal residuals
     with warnings.catch_warnings(action="ignore", category=RuntimeWarning):  # all-NaN pixels
-        bulk = np.nanmedian(np.where(good, r2, np.nan), axis=0) / 0.4549
-        bulk -= np.nanmedian(np.where(good, e2, np.nan), axis=0)
+        typical = np.nanmedian(np.where(good, e2, np.nan), axis=0)
+        bulk = np.nanmedian(np.where(good, r2, np.nan), axis=0) / 0.4549 - typical
     a2, t = 1.0, np.clip(np.nan_to_num(bulk), 0.0, top)
     # the sums run in JAX's default float (float32 unless x64 is on): tolerance to match
     r2, e2, good = (jnp.asarray(x) for x in (r2, e2, good))
@@ -248,7 +248,8 @@ def estimate_noise(
         a2 = float(np.exp(2.0 * new))
         if abs(new - u) < tol:
             break
-    s = np.sqrt(t)
+    # the prior's support is s_p > 0: a maximum at 0 is kept a thousandth of the noise above it
+    s = np.maximum(np.sqrt(t), 1e-3 * np.sqrt(np.nan_to_num(typical)))
     few = count < MIN_SCATTER_PIXELS
     fallback = float(np.median(s[~few])) if (~few).any() else 0.0
     s = np.where(few, fallback, s)

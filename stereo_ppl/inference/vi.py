@@ -263,10 +263,6 @@ def fit_vi(
     dtype = train.base.apogee_flux.dtype
     sites = tuple(variant.site_dims)
     init_params = {k: jnp.asarray(init_params[k], dtype) for k in sites}
-    if "scatter" in init_params:  # a MAP scatter at its boundary 0 has no log: start inside
-        ivar = np.asarray(train.base.lamost_ivar)
-        error = np.median(1.0 / np.sqrt(ivar[ivar > 0])) if np.any(ivar > 0) else 1.0
-        init_params["scatter"] = jnp.maximum(init_params["scatter"], 1e-3 * error)
     model = partial(variant.model, num_latent=num_latent, b_F_prior_mean=b_F_prior_mean)
     order = _site_order(model, train, init_params, sites)
     scales, steps = _initial_scales(guide, init_params, train, rank, model, variant, order)
