@@ -40,6 +40,7 @@ from ..errors import FitConfigError, FitWarning
 from ..models import eq12
 from ..models.base import ERROR_SCALE_PRIOR, SCATTER_PRIOR
 from .exact import solve_exact
+from .exact_linalg import row_basis
 
 __all__ = [
     "MIN_SCATTER_PIXELS",
@@ -290,12 +291,22 @@ def _unscaled(params, sigma):
     return {**params, "beta_z": params["beta_z"] * sigma, "beta_F": params["beta_F"] * sigma}
 
 
-def _solve(key, f1, f2, weight, *, lam, init, heldout=None, **options):
-    """The MAP with prior scale ``sqrt(lam)`` and noise precision ``weight`` (eq. 1–2 params)."""
+def _solve(key, f1, f2, weight, *, lam, init, basis, heldout=None, **options):
+    """The MAP with prior scale ``sqrt(lam)`` and noise precision ``weight`` (eq. 1–2 params).
+
+    ``basis`` is :func:`~.exact_linalg.row_basis` of ``f1``.
+    """
     sigma = float(np.sqrt(lam))
     score = None if heldout is None else (lambda p: heldout(_unscaled(p, sigma)))
     result = solve_exact(
-        key, f1 * lam, f2, weight, init=_scaled_init(init, sigma), heldout=score, **options
+        key,
+        f1 * lam,
+        f2,
+        weight,
+        init=_scaled_init(init, sigma),
+        heldout=score,
+        row_basis=basis.scaled(lam),
+        **options,
     )
     dtype = result.params["beta_z"].dtype
     return _unscaled(result.params, np.asarray(sigma, dtype)), result
@@ -392,10 +403,14 @@ def calibrated_map(
     solver.pop("patience", None)  # early stopping belongs to the final solve's held-out stars
 
     # the noise from the seed's prior scale's fit to the inner stars weights and scores the path
-    first = _solve(key_path, f1[inner], f2[inner], ivar[inner], lam=1.0, init=None, **solver)[0]
+    f1_inner = f1[inner]
+    basis_inner = row_basis(f1_inner)
+    first = _solve(
+        key_path, f1_inner, f2[inner], ivar[inner], lam=1.0, init=None, basis=basis_inner, **solver
+    )[0]
     scoring = {}
     if calibrated:
-        resid = f2[inner] - eq12.predict_mean(first, f1[inner])
+        resid = f2[inner] - eq12.predict_mean(first, f1_inner)
         scoring = _in_sample_noise(resid, ivar[inner], num_latent).params()
     weight = eq12.noise_precision(ivar[inner], **scoring)
 
@@ -403,7 +418,16 @@ def calibrated_map(
         """The MAP of the inner stars at ``lam`` (``init`` None: the first solve) and its score."""
         params = first
         if init is not None:
-            params = _solve(key_path, f1[inner], f2[inner], weight, lam=lam, init=init, **solver)[0]
+            params = _solve(
+                key_path,
+                f1_inner,
+                f2[inner],
+                weight,
+                lam=lam,
+                init=init,
+                basis=basis_inner,
+                **solver,
+            )[0]
         score = eq12.log_likelihood_per_star(params, *validation, **scoring).sum()
         return params, float(score)
 
@@ -421,6 +445,7 @@ def calibrated_map(
         weight,
         lam=best,
         init=params,
+        basis=row_basis(f1),
         heldout=score_fn,
         progress=progress,
         **{**solver, **({"patience": options["patience"]} if "patience" in options else {})},

@@ -186,6 +186,7 @@ def solve_exact(
     heldout=None,
     patience: int | None = None,
     progress: bool = False,
+    row_basis: L.RowBasis | None = None,
 ) -> ExactResult:
     """MAP estimate of eq. 1–2 by exact (deterministic) optimisation.
 
@@ -233,6 +234,10 @@ def solve_exact(
         ``heldout``.
     progress : bool
         Show a progress bar.
+    row_basis : RowBasis, optional
+        :func:`~stereo_ppl.inference.exact_linalg.row_basis` of ``apogee_flux``,
+        for callers that solve many times on the same stars (its QR is the
+        costliest step for many stars); default computed here.
 
     Returns
     -------
@@ -264,7 +269,14 @@ def solve_exact(
     gtol = (1e-5 if is32 else 1e-9) if gtol is None else gtol
 
     kappa, omega = L.separable_weights(ivar)
-    space = L.row_space(f1, kappa)
+    if row_basis is None:
+        row_basis = L.row_basis(f1)
+    elif row_basis.g0.shape[0] != n or row_basis.q.shape[0] != num_apogee:
+        raise FitConfigError(
+            f"row_basis is for {row_basis.g0.shape[0]} stars and {row_basis.q.shape[0]} "
+            f"APOGEE pixels; the data have {n} and {num_apogee}"
+        )
+    space = L.row_space(row_basis, kappa)
     b_mean = float(b_F_prior_mean)
     start_params = S.start_params(space, f2, ivar, kappa, omega, num_latent, init, f1.shape)
     a, bf, b = L.balance(*start_params, space, b_prior_mean=b_mean)

@@ -26,9 +26,11 @@ import numpy as np
 from scipy.linalg import lapack
 
 __all__ = [
+    "RowBasis",
     "RowSpace",
     "balance",
     "ridge_rrr_init",
+    "row_basis",
     "row_space",
     "separable_weights",
     "spd_inverses",
@@ -107,12 +109,58 @@ def separable_weights(ivar, *, iters=30):
     return kappa, omega
 
 
-def row_space(apogee_flux, kappa):
-    """Scaled, weight-diagonalising basis of the row space of ``F1``.
+class RowBasis(NamedTuple):
+    """Orthonormal basis of the row space of ``gain * F1``, independent of the weights.
+
+    Attributes
+    ----------
+    q : array, shape (P1, k)
+        Orthonormal columns, ``k = min(n, P1)``.
+    g0 : array, shape (n, k)
+        ``F1 @ q``.
+    tol : float
+        Columns of ``gain * g0 @ R`` (``R`` orthogonal) with a norm at most
+        ``gain * tol`` are numerically zero.
+    gain : float
+        The factor on ``F1`` (a prior scale squared, see :meth:`scaled`).
+    """
+
+    q: np.ndarray
+    g0: np.ndarray
+    tol: float
+    gain: float = 1.0
+
+    def scaled(self, factor: float) -> "RowBasis":
+        """The basis of ``factor * gain * F1`` (the same row space)."""
+        return self._replace(gain=self.gain * float(factor))
+
+
+def row_basis(apogee_flux) -> RowBasis:
+    """The weight-independent part of :func:`row_space`, computed once per ``F1``.
 
     Parameters
     ----------
     apogee_flux : array, shape (n, P1)
+
+    Returns
+    -------
+    RowBasis
+    """
+    f1 = np.asarray(apogee_flux, np.float64)
+    q, r = np.linalg.qr(f1.T)  # f1 = r.T @ q.T, q orthonormal (P1, k)
+    g0 = r.T  # (n, k) = f1 @ q
+    # the largest singular value of g0, from its Gram matrix (only sets a tolerance)
+    top = np.sqrt(max(np.linalg.eigvalsh(g0.T @ g0).max(initial=0.0), 0.0))
+    return RowBasis(q, g0, float(top * max(f1.shape) * np.finfo(np.float64).eps))
+
+
+def row_space(basis, kappa):
+    """Scaled, weight-diagonalising basis of the row space of ``F1``.
+
+    Parameters
+    ----------
+    basis : RowBasis or array, shape (n, P1)
+        :func:`row_basis` of ``F1``, or ``F1`` itself.
     kappa : array, shape (n,)
         Star weights of the separable approximation of ``ivar``.
 
@@ -120,21 +168,21 @@ def row_space(apogee_flux, kappa):
     -------
     RowSpace
     """
-    f1 = np.asarray(apogee_flux, np.float64)
-    q, r = np.linalg.qr(f1.T)  # f1 = r.T @ q.T, q orthonormal (P1, k)
-    g0 = r.T  # (n, k) = f1 @ q
+    if not isinstance(basis, RowBasis):
+        basis = row_basis(basis)
+    g0, gain = basis.g0, basis.gain
     lam, rot = np.linalg.eigh(g0.T @ (kappa[:, None] * g0))
     order = np.argsort(lam)[::-1]
-    lam, rot = np.maximum(lam[order], 0.0), rot[:, order]
-    sing = np.linalg.svd(g0, compute_uv=False)
-    tol = sing.max(initial=0.0) * max(f1.shape) * np.finfo(np.float64).eps
-    colnorm = np.linalg.norm(g0 @ rot, axis=0)
-    keep = colnorm > tol
-    lam, rot = lam[keep], rot[:, keep]
+    lam, rot = np.maximum(lam[order], 0.0) * gain**2, rot[:, order]
+    rotated = g0 @ rot
+    if gain != 1.0:
+        rotated *= gain
+    keep = np.linalg.norm(rotated, axis=0) > basis.tol * abs(basis.gain)
+    lam, rot, rotated = lam[keep], rot[:, keep], rotated[:, keep]
     scale = np.sqrt(lam + 1.0)
-    design = (g0 @ rot) / scale
+    design = rotated / scale
     shift = _shift_coefficients(design, kappa)
-    return RowSpace(q @ rot, design, scale, 1.0 / (lam + 1.0), lam / (lam + 1.0), shift)
+    return RowSpace(basis.q @ rot, design, scale, 1.0 / (lam + 1.0), lam / (lam + 1.0), shift)
 
 
 def _shift_coefficients(design, kappa):

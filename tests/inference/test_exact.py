@@ -337,6 +337,39 @@ def test_bad_num_latent_raises(num_latent, message):
 
 
 @pytest.mark.core
+@pytest.mark.parametrize("shape", [(40, 30), (30, 40)])
+def test_scaled_row_basis_is_the_row_space_of_the_scaled_flux(shape):
+    """One basis per F1 serves every prior scale: ``row_space(basis.scaled(g))`` == ``g F1``'s."""
+    rng = np.random.default_rng(2)
+    f1 = rng.normal(size=shape) @ np.diag(np.geomspace(1, 1e-3, shape[1]))
+    f1[:, -1] = f1[:, 0]  # a rank-deficient direction, dropped by both
+    kappa = rng.uniform(0.2, 3.0, shape[0])
+    gain = 0.037
+    direct = exact_linalg.row_space(gain * f1, kappa)
+    cached = exact_linalg.row_space(exact_linalg.row_basis(f1).scaled(gain), kappa)
+    assert cached.design.shape == direct.design.shape
+    signs = np.sign(np.sum(cached.basis * direct.basis, axis=0))
+    for name in ("design", "basis"):
+        assert_allclose(getattr(cached, name) * signs, getattr(direct, name), atol=1e-10)
+    for name in ("scale", "prior", "gram"):
+        assert_allclose(getattr(cached, name), getattr(direct, name), rtol=1e-10)
+
+
+@pytest.mark.core
+def test_row_basis_of_other_stars_raises():
+    f1, f2, ivar = _problem(0, n=12, p1=16, p2=10)
+    with pytest.raises(FitConfigError, match="row_basis is for 11 stars"):
+        solve_exact(
+            jax.random.key(0),
+            f1,
+            f2,
+            ivar,
+            num_latent=2,
+            row_basis=exact_linalg.row_basis(f1[:11]),
+        )
+
+
+@pytest.mark.core
 def test_bad_init_raises():
     f1, f2, ivar = _problem(0, n=12, p1=16, p2=10)
     with pytest.raises(FitConfigError, match=r"init\['beta_F'\] must have shape \(10, 2\)"):
