@@ -23,6 +23,7 @@ curvature of order one, which keeps float32 conjugate gradients stable.
 from typing import NamedTuple
 
 import numpy as np
+import scipy.linalg
 from scipy.linalg import lapack
 
 __all__ = [
@@ -121,6 +122,9 @@ class RowBasis(NamedTuple):
     tol : float
         Columns of ``gain * g0 @ R`` (``R`` orthogonal) with a norm at most
         ``gain * tol`` are numerically zero.
+    ones : array, shape (k,) or None
+        ``b`` with ``g0 @ b == 1`` (to 1e-8) when the constant vector lies in
+        the column space of ``F1``; else ``None``.
     gain : float
         The factor on ``F1`` (a prior scale squared, see :meth:`scaled`).
     """
@@ -128,6 +132,7 @@ class RowBasis(NamedTuple):
     q: np.ndarray
     g0: np.ndarray
     tol: float
+    ones: np.ndarray | None
     gain: float = 1.0
 
     def scaled(self, factor: float) -> "RowBasis":
@@ -151,7 +156,11 @@ def row_basis(apogee_flux) -> RowBasis:
     g0 = r.T  # (n, k) = f1 @ q
     # the largest singular value of g0, from its Gram matrix (only sets a tolerance)
     top = np.sqrt(max(np.linalg.eigvalsh(g0.T @ g0).max(initial=0.0), 0.0))
-    return RowBasis(q, g0, float(top * max(f1.shape) * np.finfo(np.float64).eps))
+    tol = float(top * max(f1.shape) * np.finfo(np.float64).eps)
+    ones = np.ones(g0.shape[0])
+    b = scipy.linalg.lstsq(g0, ones, lapack_driver="gelsy")[0] if g0.size else None
+    exact = b is not None and np.max(np.abs(g0 @ b - ones)) < 1e-8
+    return RowBasis(q, g0, tol, b if exact else None)
 
 
 def row_space(basis, kappa):
@@ -181,19 +190,12 @@ def row_space(basis, kappa):
     lam, rot, rotated = lam[keep], rot[:, keep], rotated[:, keep]
     scale = np.sqrt(lam + 1.0)
     design = rotated / scale
-    shift = _shift_coefficients(design, kappa)
+    shift = None
+    if basis.ones is not None:  # design @ shift == g0 @ rot @ rot.T @ ones == 1
+        shift = scale * (rot.T @ basis.ones) / gain
+        if np.max(np.abs(design @ shift - 1.0)) >= 1e-8:
+            shift = None
     return RowSpace(basis.q @ rot, design, scale, 1.0 / (lam + 1.0), lam / (lam + 1.0), shift)
-
-
-def _shift_coefficients(design, kappa):
-    """``a`` with ``design @ a == 1`` (to 1e-8 relative), or ``None``."""
-    ones = np.ones(design.shape[0])
-    sw = np.sqrt(np.maximum(kappa, 0.0))
-    good = sw > 0
-    if not good.any():
-        return None
-    a, *_ = np.linalg.lstsq(sw[good, None] * design[good], sw[good], rcond=None)
-    return a if np.max(np.abs(design @ a - ones)) < 1e-8 else None
 
 
 def ridge_rrr_init(space, lamost_flux, lamost_ivar, kappa, omega, *, num_latent):

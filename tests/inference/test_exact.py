@@ -353,6 +353,11 @@ def test_scaled_row_basis_is_the_row_space_of_the_scaled_flux(shape):
         assert_allclose(getattr(cached, name) * signs, getattr(direct, name), atol=1e-10)
     for name in ("scale", "prior", "gram"):
         assert_allclose(getattr(cached, name), getattr(direct, name), rtol=1e-10)
+    # the constant vector is in the column space of the wide F1 only (tall: rank 29 < 40)
+    assert (cached.shift is None) == (direct.shift is None) == (shape[0] > shape[1])
+    if cached.shift is not None:
+        assert_allclose(cached.shift * signs, direct.shift, rtol=1e-8)
+        assert_allclose(cached.design @ cached.shift, np.ones(shape[0]), atol=1e-8)
 
 
 @pytest.mark.core
