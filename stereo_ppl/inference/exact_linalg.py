@@ -20,6 +20,7 @@ In these coordinates data-dominated and prior-dominated directions both have
 curvature of order one, which keeps float32 conjugate gradients stable.
 """
 
+import hashlib
 from typing import NamedTuple
 
 import numpy as np
@@ -125,6 +126,10 @@ class RowBasis(NamedTuple):
     ones : array, shape (k,) or None
         ``b`` with ``g0 @ b == 1`` (to 1e-8) when the constant vector lies in
         the column space of ``F1``; else ``None``.
+    rotations : dict
+        The last star weights' rotation (see :func:`row_space`), shared by
+        every :meth:`scaled` copy: solves that differ only in ``gain`` (a
+        prior path) rotate once.
     gain : float
         The factor on ``F1`` (a prior scale squared, see :meth:`scaled`).
     """
@@ -133,6 +138,7 @@ class RowBasis(NamedTuple):
     g0: np.ndarray
     tol: float
     ones: np.ndarray | None
+    rotations: dict
     gain: float = 1.0
 
     def scaled(self, factor: float) -> "RowBasis":
@@ -160,7 +166,7 @@ def row_basis(apogee_flux) -> RowBasis:
     ones = np.ones(g0.shape[0])
     b = scipy.linalg.lstsq(g0, ones, lapack_driver="gelsy")[0] if g0.size else None
     exact = b is not None and np.max(np.abs(g0 @ b - ones)) < 1e-8
-    return RowBasis(q, g0, tol, b if exact else None)
+    return RowBasis(q, g0, tol, b if exact else None, {})
 
 
 def row_space(basis, kappa):
@@ -179,23 +185,33 @@ def row_space(basis, kappa):
     """
     if not isinstance(basis, RowBasis):
         basis = row_basis(basis)
-    g0, gain = basis.g0, basis.gain
-    lam, rot = np.linalg.eigh(g0.T @ (kappa[:, None] * g0))
-    order = np.argsort(lam)[::-1]
-    lam, rot = np.maximum(lam[order], 0.0) * gain**2, rot[:, order]
-    rotated = g0 @ rot
-    if gain != 1.0:
-        rotated *= gain
-    keep = np.linalg.norm(rotated, axis=0) > basis.tol * abs(basis.gain)
-    lam, rot, rotated = lam[keep], rot[:, keep], rotated[:, keep]
+    lam, rot, rotated, vectors = _rotation(basis, kappa)
+    gain = basis.gain
+    lam = lam * gain**2
     scale = np.sqrt(lam + 1.0)
-    design = rotated / scale
+    design = rotated * (gain / scale)
     shift = None
     if basis.ones is not None:  # design @ shift == g0 @ rot @ rot.T @ ones == 1
         shift = scale * (rot.T @ basis.ones) / gain
         if np.max(np.abs(design @ shift - 1.0)) >= 1e-8:
             shift = None
-    return RowSpace(basis.q @ rot, design, scale, 1.0 / (lam + 1.0), lam / (lam + 1.0), shift)
+    return RowSpace(vectors, design, scale, 1.0 / (lam + 1.0), lam / (lam + 1.0), shift)
+
+
+def _rotation(basis, kappa):
+    """Eigenpairs of ``g0.T K g0`` (numerically non-zero columns), ``g0 @ rot``, ``q @ rot``."""
+    key = hashlib.blake2b(np.ascontiguousarray(kappa, np.float64).tobytes()).digest()
+    if key not in basis.rotations:
+        g0 = basis.g0
+        lam, rot = np.linalg.eigh(g0.T @ (kappa[:, None] * g0))
+        order = np.argsort(lam)[::-1]
+        lam, rot = np.maximum(lam[order], 0.0), rot[:, order]
+        rotated = g0 @ rot
+        keep = np.linalg.norm(rotated, axis=0) > basis.tol
+        lam, rot, rotated = lam[keep], rot[:, keep], rotated[:, keep]
+        basis.rotations.clear()
+        basis.rotations[key] = (lam, rot, rotated, basis.q @ rot)
+    return basis.rotations[key]
 
 
 def ridge_rrr_init(space, lamost_flux, lamost_ivar, kappa, omega, *, num_latent):
