@@ -364,31 +364,26 @@ def test_scaled_row_basis_is_the_row_space_of_the_scaled_flux(shape):
 
 
 @pytest.mark.core
-def test_row_basis_of_other_stars_raises():
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (
+            lambda f1: {
+                "init": {
+                    "beta_z": np.zeros((2, 16)),
+                    "beta_F": np.zeros((10, 3)),
+                    "b_F": np.ones(10),
+                }
+            },
+            r"init\['beta_F'\] must have shape \(10, 2\)",
+        ),
+        (lambda f1: {"row_basis": exact_linalg.row_basis(f1[:11])}, "row_basis is for 11 stars"),
+    ],
+)
+def test_bad_options_raise(bad, message):
     f1, f2, ivar = _problem(0, n=12, p1=16, p2=10)
-    with pytest.raises(FitConfigError, match="row_basis is for 11 stars"):
-        solve_exact(
-            jax.random.key(0),
-            f1,
-            f2,
-            ivar,
-            num_latent=2,
-            row_basis=exact_linalg.row_basis(f1[:11]),
-        )
-
-
-@pytest.mark.core
-def test_bad_init_raises():
-    f1, f2, ivar = _problem(0, n=12, p1=16, p2=10)
-    with pytest.raises(FitConfigError, match=r"init\['beta_F'\] must have shape \(10, 2\)"):
-        solve_exact(
-            jax.random.key(0),
-            f1,
-            f2,
-            ivar,
-            num_latent=2,
-            init={"beta_z": np.zeros((2, 16)), "beta_F": np.zeros((10, 3)), "b_F": np.ones(10)},
-        )
+    with pytest.raises(FitConfigError, match=message):
+        solve_exact(jax.random.key(0), f1, f2, ivar, num_latent=2, **bad(f1))
 
 
 @pytest.mark.core
