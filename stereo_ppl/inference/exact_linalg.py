@@ -121,8 +121,8 @@ class RowBasis(NamedTuple):
     g0 : array, shape (n, k)
         ``F1 @ q``.
     tol : float
-        Columns of ``gain * g0 @ R`` (``R`` orthogonal) with a norm at most
-        ``gain * tol`` are numerically zero.
+        Columns of ``g0 @ R`` (``R`` orthogonal) with a norm at most ``tol``
+        are numerically zero (at any ``gain``).
     ones : array, shape (k,) or None
         ``b`` with ``g0 @ b == 1`` (to 1e-8) when the constant vector lies in
         the column space of ``F1``; else ``None``.
