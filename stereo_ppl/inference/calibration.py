@@ -403,16 +403,16 @@ def calibrated_map(
     solver.pop("patience", None)  # early stopping belongs to the final solve's held-out stars
 
     # the noise from the seed's prior scale's fit to the inner stars weights and scores the path
-    f1_inner = f1[inner]
+    f1_inner, f2_inner, ivar_inner = f1[inner], f2[inner], ivar[inner]
     basis_inner = row_basis(f1_inner)
     first = _solve(
-        key_path, f1_inner, f2[inner], ivar[inner], lam=1.0, init=None, basis=basis_inner, **solver
+        key_path, f1_inner, f2_inner, ivar_inner, lam=1.0, init=None, basis=basis_inner, **solver
     )[0]
     scoring = {}
     if calibrated:
-        resid = f2[inner] - eq12.predict_mean(first, f1_inner)
-        scoring = _in_sample_noise(resid, ivar[inner], num_latent).params()
-    weight = eq12.noise_precision(ivar[inner], **scoring)
+        resid = f2_inner - eq12.predict_mean(first, f1_inner)
+        scoring = _in_sample_noise(resid, ivar_inner, num_latent).params()
+    weight = eq12.noise_precision(ivar_inner, **scoring)
 
     def fit_inner(lam, init):
         """The MAP of the inner stars at ``lam`` (``init`` None: the first solve) and its score."""
@@ -421,7 +421,7 @@ def calibrated_map(
             params = _solve(
                 key_path,
                 f1_inner,
-                f2[inner],
+                f2_inner,
                 weight,
                 lam=lam,
                 init=init,
