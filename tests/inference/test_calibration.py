@@ -12,7 +12,7 @@ from stereo_ppl.datasets import make_calibration_data
 from stereo_ppl.errors import FitWarning
 from stereo_ppl.inference import solve_exact
 from stereo_ppl.inference.arrays import model_data
-from stereo_ppl.inference.calibration import MIN_SCATTER_PIXELS, estimate_noise
+from stereo_ppl.inference.noise import MIN_SCATTER_PIXELS, estimate_noise
 from stereo_ppl.models import MODELS
 from tests.factories import small_paired
 
