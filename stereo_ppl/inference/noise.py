@@ -145,6 +145,24 @@ def _scale_derivatives(r2, e2, good, s2):
     return derivatives
 
 
+@jax.jit
+def _log_likelihood(r2, e2, good, s2, u):
+    """The residuals' log likelihood (constants dropped) at ``s_p^2 = s2``, ``a = exp(u)``."""
+    v = jnp.where(good, jnp.exp(2.0 * u) * e2 + s2[None, :], 1.0)
+    return jnp.sum(jnp.where(good, -0.5 * (jnp.log(v) + r2 / v), 0.0))
+
+
+def _log_posterior(r2, e2, good, t, u) -> float:
+    """:func:`_log_likelihood` plus the priors on ``a`` and every ``s_p``."""
+    loglik = float(_log_likelihood(r2, e2, good, jnp.asarray(t, r2.dtype), u))
+    return (
+        loglik
+        - float(np.sum(t)) / (2.0 * SCATTER_PRIOR**2)
+        - u * u / (2.0 * ERROR_SCALE_PRIOR**2)
+        - u
+    )
+
+
 def estimate_noise(
     resid, lamost_ivar, *, fit_error_scale: bool = True, dof_fraction: float = 0.0, iters: int = 20
 ):
@@ -154,7 +172,7 @@ def estimate_noise(
     ``a ~ LogNormal(0, 0.5)``, ``s_p ~ HalfNormal(0.1)``, alternating
     safeguarded Newton steps for every ``s_p^2`` (in ``[0, max r_ip^2]``) with
     a Newton step for ``log a`` (in ``[log 0.05, log 20]``) on the profile
-    over ``s_p`` until ``a`` settles.
+    over ``s_p``, halved until the log posterior gains, until ``a`` settles.
 
     Parameters
     ----------
@@ -192,24 +210,42 @@ def estimate_noise(
     with warnings.catch_warnings(action="ignore", category=RuntimeWarning):  # all-NaN pixels
         typical = np.nanmedian(np.where(good, e2, np.nan), axis=0)
         bulk = np.nanmedian(np.where(good, r2, np.nan), axis=0) / 0.4549 - typical
-    a2, t = 1.0, np.clip(np.nan_to_num(bulk), 0.0, top)
+    t = np.clip(np.nan_to_num(bulk), 0.0, top)
     # the sums run in JAX's default float (float32 unless x64 is on): tolerance to match
     r2, e2, good = (jnp.asarray(x) for x in (r2, e2, good))
     tol = float(np.sqrt(np.finfo(r2.dtype).eps))
     bounds = np.log(0.05), np.log(20.0)
-    for _ in range(iters if fit_a else 1):  # every s_p given a, then a Newton step for a
-        t = _safe_newton(
-            _scatter_derivatives(r2, e2, good, a2), np.zeros_like(top), top, start=t, tol=tol
+
+    def profile(u, start):
+        """Every ``s_p^2`` at its maximum given ``a = exp(u)``, and the log posterior there."""
+        s2 = _safe_newton(
+            _scatter_derivatives(r2, e2, good, np.exp(2.0 * u)),
+            np.zeros_like(top),
+            top,
+            start=start,
+            tol=tol,
         )
-        if not fit_a:
-            break
-        u = 0.5 * np.log(a2)
+        return s2, _log_posterior(r2, e2, good, s2, u)
+
+    u = 0.0
+    t, best = profile(u, t)
+    for _ in range(iters if fit_a else 0):  # a Newton step for a on the profile over s_p
         new = _profile_step(r2, e2, good, t, u)
         if not bounds[0] < new < bounds[1]:  # not concave there: a's own maximum given s_p
             new = float(_safe_newton(_scale_derivatives(r2, e2, good, t), *bounds, tol=tol))
-        a2 = float(np.exp(2.0 * new))
-        if abs(new - u) < tol:
+        # far from its maximum the profile is not quadratic: halve the step until it gains
+        for _ in range(30):
+            t_new, value = profile(new, t)
+            if value >= best or abs(new - u) < tol:
+                break
+            new = 0.5 * (u + new)
+        if value < best:
             break
+        moved = abs(new - u)
+        u, t, best = new, t_new, value
+        if moved < tol:
+            break
+    a2 = float(np.exp(2.0 * u))
     # the prior's support is s_p > 0: a maximum at 0 is kept a thousandth of the noise above it
     s = np.maximum(np.sqrt(t), 1e-3 * np.sqrt(np.nan_to_num(typical)))
     few = count < MIN_SCATTER_PIXELS
