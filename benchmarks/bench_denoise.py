@@ -289,7 +289,14 @@ def _flag_sets(generator: str, seed: int, num: int) -> list[dict]:
 
 
 def flag_quality(
-    generator: str, *, seeds, num_stars: int, fit_stars: int, num_latent: int, noise=None
+    generator: str,
+    *,
+    seeds,
+    num_stars: int,
+    fit_stars: int,
+    num_latent: int,
+    noise=None,
+    misfit_components: int = 0,
 ):
     """Event recall, pixel precision and false alarms per S/N bin on one generator.
 
@@ -305,7 +312,7 @@ def flag_quality(
     from stereo_ppl.denoise.scores import SNR_BINS, event_scores
 
     tree = _flag_fit(generator, fit_stars, num_latent, noise)
-    setup = make_setup(tree)
+    setup = make_setup(tree, misfit_components=misfit_components)
     rows, columns_found = [], []
     for seed in seeds:
         sets = _flag_sets(generator, seed, num_stars)
@@ -416,6 +423,9 @@ def main() -> None:
     parser.add_argument(
         "--flag-noise", default=None, help="noise model of the fit (fit's noise=; default its own)"
     )
+    parser.add_argument(
+        "--misfit-components", type=int, default=0, help="make_setup's misfit_components"
+    )
     parser.add_argument("--no-flags", action="store_true")
     parser.add_argument("--no-speed", action="store_true", help="only the flag table")
     parser.add_argument("--no-disk", action="store_true", help="in memory only (no out of core)")
@@ -447,6 +457,7 @@ def main() -> None:
                 fit_stars=300 if args.quick else 600,
                 num_latent=int(args.flag_latent),
                 noise=args.flag_noise,
+                misfit_components=args.misfit_components,
             )
             print_flag_table(rows)
             print(f"{generator}: bad columns found per seed: {columns}")

@@ -61,6 +61,14 @@ def denoise(
             "or comma-separated lamost_pixel indices.",
         ),
     ] = "auto",
+    misfit_components: Annotated[
+        int,
+        typer.Option(
+            "--misfit-components",
+            help="Patterns of misfit that recur among the fit's training stars, fitted to "
+            "each spectrum with z so that a line the decoder misses is not flagged (0: none).",
+        ),
+    ] = 0,
     x64: X64 = False,
 ) -> None:
     """Denoise LAMOST spectra with FIT's decoder, flag artefacts, write OUT.
@@ -87,13 +95,14 @@ def denoise(
     wavelength = np.asarray(tree["posterior"][LAMOST_WAVELENGTH].values)
     source = open_source(inputs, grid=wavelength)
     with console.status("preparing the denoiser (model error from the fit's stars)"):
-        setup = make_setup(tree, prior=prior)
+        setup = make_setup(tree, prior=prior, misfit_components=misfit_components)
     config = {
         "fit": str(fit),
         "inputs": [str(p) for p in inputs],
         "prior": prior,
         "batch_size": batch_size,
         "bad_columns": bad_columns,
+        "misfit_components": misfit_components,
         "x64": x64,
     }
     attrs = {

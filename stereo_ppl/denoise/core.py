@@ -73,9 +73,11 @@ class DenoiseSetup(NamedTuple):
         Scatter ``S`` (flux units) of the run detector's boxes across the fit's
         stars (:mod:`.runs`); None: 0.
     num_continuum : int
-        The decoder's last columns that are a smooth continuum correction
-        (``b_F`` times Legendre polynomials), not the fit's ``z``: solved
-        for with ``z``, left out of ``latent``.
+        The decoder's last columns that are nuisance terms, not the fit's
+        ``z``: a smooth continuum correction (``b_F`` times Legendre
+        polynomials), then any misfit components
+        (:func:`~stereo_ppl.denoise.noise.misfit_basis`); solved for with
+        ``z``, left out of ``latent``.
     step_scatter : array, shape (m,), optional
         Scatter ``S`` (flux units) across the fit's stars of the step filter's
         jump at each candidate centre (:func:`~.flags.step_statistic`); None: 0.
@@ -106,8 +108,8 @@ class DenoiseResult(NamedTuple):
         Its covariance (the step scales and continuum terms marginalised); 0
         where ``status != 0``.
     flux : array, shape (n, m)
-        ``beta_F z_hat + b_F``, times the smooth continuum correction where the
-        setup has one.
+        ``beta_F z_hat + b_F``, times the smooth continuum correction and plus
+        the misfit components where the setup has them.
     sigma : array, shape (n, m)
         Standard deviation of ``flux`` from ``latent_cov``; inf where
         ``status != 0``.

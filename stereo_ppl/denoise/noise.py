@@ -4,18 +4,21 @@ For a fit without a calibrated ``scatter`` (or to check one on its held-out
 stars): the intrinsic scatter ``s_p`` per pixel (:func:`estimate_scatter`),
 and the scatter across stars of the run detector's boxes
 (:func:`estimate_run_scatter`) and of the step filter's jump
-(:func:`estimate_step_scatter`), where neighbouring pixels' misfits add up.
+(:func:`estimate_step_scatter`), where neighbouring pixels' misfits add up;
+and the patterns of misfit most common among the fit's stars
+(:func:`misfit_basis`).
 Pure NumPy around :func:`~.core.denoise_batch`; no file I/O.
 """
 
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import StereoPPLError
 from .core import DenoiseSetup, denoise_batch
 from .flags import ArtefactThresholds, jump_weight, searchable_range, step_statistic
 from .runs import RUN_WIDTHS, box_sums
 
-__all__ = ["estimate_run_scatter", "estimate_scatter", "estimate_step_scatter"]
+__all__ = ["estimate_run_scatter", "estimate_scatter", "estimate_step_scatter", "misfit_basis"]
 
 
 def _model_flux(result, shape) -> np.ndarray:
@@ -259,3 +262,60 @@ def estimate_step_scatter(
         s2_hi = np.where(above, s2_hi, mid)
     out[lo:hi] = np.where(need, np.sqrt(0.5 * (s2_lo + s2_hi)), 0.0)
     return out
+
+
+def misfit_basis(
+    setup: DenoiseSetup,
+    flux: np.ndarray,
+    ivar: np.ndarray,
+    num_components: int,
+    *,
+    batch_size: int = 1024,
+) -> np.ndarray:
+    """The ``num_components`` commonest patterns of misfit in spectra the decoder describes.
+
+    A linear decoder of rank ``c`` misses the same lines in many stars, in
+    proportions that vary from star to star. Each spectrum is denoised
+    robustly with ``setup``; its residuals ``d = F2 - model`` (0 at pixels
+    typed as cosmic rays, steps or bad columns) are divided by its median
+    reported error, so that every spectrum's noise counts alike and the
+    misfit of bright stars stands out. The patterns are the leading right
+    singular vectors of that (n, m) matrix.
+
+    Parameters
+    ----------
+    setup : DenoiseSetup
+        With its scatter set.
+    flux, ivar : array, shape (n, m)
+        Spectra on the fit's grid (the fit's training stars).
+    num_components : int
+        At most ``min(n, m)``.
+    batch_size : int
+
+    Returns
+    -------
+    ndarray, shape (m, num_components), float64
+        Orthonormal columns, in flux units up to a factor.
+    """
+    flux = np.asarray(flux)
+    ivar = np.asarray(ivar)
+    n, m = flux.shape
+    k = int(num_components)
+    if not 0 < k <= min(n, m):
+        raise StereoPPLError(
+            f"misfit components must be between 1 and {min(n, m)} (the fit's {n} training "
+            f"stars), got {k}"
+        )
+    rows = []
+    for start in range(0, n, batch_size):
+        part = slice(start, start + batch_size)
+        result = denoise_batch(setup, flux[part], ivar[part])
+        w = np.where(np.isfinite(ivar[part]) & np.isfinite(flux[part]), ivar[part], 0.0)
+        use = (w > 0) & ~np.isin(np.asarray(result.artefact), (1, 2, 3))
+        d = np.where(use, flux[part] - _model_flux(result, flux[part].shape), 0.0)
+        with np.errstate(divide="ignore"):
+            typical = np.median(np.where(w > 0, 1.0 / np.sqrt(w), np.inf), axis=1)
+        scale = np.where(np.isfinite(typical) & (typical > 0), 1.0 / typical, 0.0)
+        rows.append(d * scale[:, None])
+    _, _, vt = np.linalg.svd(np.concatenate(rows), full_matrices=False)
+    return np.ascontiguousarray(vt[:k].T)

@@ -18,7 +18,12 @@ from ..inference.results import params_from_datatree
 from .core import DenoiseSetup
 from .flags import ArtefactThresholds, searchable_range
 from .linalg import Decoder, make_decoder, pair_products
-from .noise import estimate_run_scatter, estimate_scatter, estimate_step_scatter
+from .noise import (
+    estimate_run_scatter,
+    estimate_scatter,
+    estimate_step_scatter,
+    misfit_basis,
+)
 from .runs import RUN_WIDTHS
 
 __all__ = [
@@ -137,6 +142,15 @@ def _calibration_stars(tree: xr.DataTree, *, min_heldout: int = 30) -> tuple[np.
     return np.arange(num), False
 
 
+def _training_stars(tree: xr.DataTree) -> np.ndarray:
+    """Indices of the fit's training stars (all of them where none is held out)."""
+    num = tree["observed_data"]["lamost_flux"].shape[0]
+    heldout = tree["constant_data"].to_dataset().get("heldout")
+    if heldout is None or np.all(heldout.values):
+        return np.arange(num)
+    return np.flatnonzero(~np.asarray(heldout.values, dtype=bool))
+
+
 def _step_search(wavelength: np.ndarray, step_range, window: int) -> tuple[tuple[int, int], str]:
     """Candidate step centres on the grid, and what the output's attributes say about them."""
     if step_range is None:
@@ -156,6 +170,24 @@ def _step_search(wavelength: np.ndarray, step_range, window: int) -> tuple[tuple
     return got, f"{span} (the part of {wanted} that the grid covers)"
 
 
+def _decoder(beta, b, nuisance, mean, cov, dtype) -> Decoder:
+    """The decoder ``[beta_F, nuisance]``, flat prior on nuisance terms if ``z`` has one."""
+    k = nuisance.shape[1]
+    if k and mean is not None:
+        mean = np.concatenate([mean, np.zeros(k)])
+        # a variance far above any continuum residue or misfit
+        cov = np.block(
+            [[cov, np.zeros((cov.shape[0], k))], [np.zeros((k, cov.shape[0])), 1e4 * np.eye(k)]]
+        )
+    return make_decoder(
+        np.concatenate([beta, nuisance], axis=1),
+        b,
+        prior_mean=mean,
+        prior_covariance=cov,
+        dtype=dtype,
+    )
+
+
 def make_setup(
     tree: xr.DataTree,
     *,
@@ -166,6 +198,7 @@ def make_setup(
     sky_halfwidth: int = 4,
     step_range: tuple[float, float] | None = DEFAULT_STEP_RANGE,
     continuum_degree: int = DEFAULT_CONTINUUM_DEGREE,
+    misfit_components: int = 0,
     dtype=None,
     batch_size: int = 1024,
 ) -> DenoiseSetup:
@@ -205,6 +238,14 @@ def make_setup(
         Each spectrum's smooth continuum-normalisation residue is fitted with
         ``z`` as ``b_F`` times Legendre polynomials of degree 1 to this in
         wavelength (0: none), so it is neither scatter nor an artefact.
+    misfit_components : int
+        Patterns of misfit that recur among the fit's training stars
+        (:func:`misfit_basis`), fitted to each spectrum with ``z`` like the
+        continuum terms (0: none). The scatter ``s_p`` is then what is left
+        of the misfit, estimated from the held-out stars (all stars where
+        fewer than 30 are held out), and a line the decoder misses in a
+        bright star is no longer taken for an artefact. Needs the fit's
+        spectra.
     step_range : (float, float) or None
         Wavelengths searched for a step (None: no step search). Only the part
         the grid covers with room for the step filters is searched; none:
@@ -229,20 +270,7 @@ def make_setup(
     m = wavelength.size
     beta, b = np.asarray(params["beta_F"]), np.asarray(params["b_F"])
     continuum = continuum_columns(wavelength, b, continuum_degree)
-    if continuum_degree > 0 and mean is not None:
-        k = continuum.shape[1]
-        mean = np.concatenate([mean, np.zeros(k)])
-        # a flat prior on the continuum terms: a variance far above any residue
-        cov = np.block(
-            [[cov, np.zeros((cov.shape[0], k))], [np.zeros((k, cov.shape[0])), 1e4 * np.eye(k)]]
-        )
-    decoder = make_decoder(
-        np.concatenate([beta, continuum], axis=1),
-        b,
-        prior_mean=mean,
-        prior_covariance=cov,
-        dtype=dtype,
-    )
+    decoder = _decoder(beta, b, continuum, mean, cov, dtype)
     dtype = decoder.b_F.dtype
     columns = np.zeros(m, dtype=bool)
     if bad_columns is not None:
@@ -297,6 +325,39 @@ def make_setup(
     if values.shape != (m,) or not np.all(np.isfinite(values) & (values >= 0)):
         raise StereoPPLError(f"scatter must be {m} finite values >= 0")
     setup = setup._replace(scatter=jnp.asarray(values, dtype))
+    components = "none"
+    if misfit_components < 0:
+        raise StereoPPLError(f"misfit_components must be >= 0, got {misfit_components}")
+    if misfit_components:
+        if not has_spectra:
+            raise StereoPPLError(
+                "misfit components are learned from the fit's stars' spectra (its paired file "
+                "was not found): load it with its paired dataset"
+            )
+        train = _training_stars(tree)
+        basis = misfit_basis(
+            setup,
+            np.asarray(tree["observed_data"]["lamost_flux"].values)[train],
+            np.asarray(tree["constant_data"]["lamost_ivar"].values)[train],
+            misfit_components,
+            batch_size=batch_size,
+        )
+        nuisance = np.concatenate([continuum, basis], axis=1)
+        setup = setup._replace(
+            decoder=_decoder(beta, b, nuisance, mean, cov, dtype), num_continuum=nuisance.shape[1]
+        )
+        components = (
+            f"{basis.shape[1]} patterns of the residuals of {len(train)} training stars "
+            "(misfit_basis), fitted with z"
+        )
+        if scatter is None or scatter is True:
+            values = estimate_scatter(setup, observed, ivar, batch_size=batch_size)
+            setup = setup._replace(scatter=jnp.asarray(values, dtype))
+            which = "held-out" if heldout else "of the fit's"
+            how = (
+                f"what the misfit components leave, estimated from {len(stars)} {which} "
+                "stars (estimate_scatter)"
+            )
     run_scatter = estimate_run_scatter(setup, observed, ivar, batch_size=batch_size)
     step_scatter = estimate_step_scatter(setup, observed, ivar, batch_size=batch_size)
     a_how = "the fit's posterior mean" if fit_scale is not None else "1 (reported errors)"
@@ -313,6 +374,7 @@ def make_setup(
             if continuum_degree > 0
             else "none",
         ),
+        ("misfit_components", components),
     )
     return setup._replace(
         run_scatter=jnp.asarray(run_scatter, dtype),

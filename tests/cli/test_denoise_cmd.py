@@ -82,3 +82,20 @@ def test_denoise_reports_bad_fit_file(tmp_path):
     )
     assert isinstance(result.exception, StereoPPLError)
     assert "nope.nc" in str(result.exception)
+
+
+def test_denoise_with_misfit_components(fit_path, tmp_path):
+    spectra = tmp_path / "spectra"
+    spectra.mkdir()
+    write_lamost_image(spectra / "spec-a.fits")
+    out = tmp_path / "den.nc"
+    args = ["denoise", str(fit_path), str(spectra), "--out", str(out), "--bad-columns", "none"]
+    result = runner.invoke(app, [*args, "--misfit-components", "2"])
+    assert result.exit_code == 0, result.output
+    with xr.open_dataset(out, engine="h5netcdf") as ds:
+        assert ds.attrs["misfit_components"].startswith("2 patterns of the residuals of")
+        assert '"misfit_components": 2' in ds.attrs["config"]
+        assert ds.sizes["latent"] == 3
+    result = runner.invoke(app, [*args, "--misfit-components", "-1"])
+    assert isinstance(result.exception, StereoPPLError)
+    assert "misfit_components must be >= 0" in str(result.exception)

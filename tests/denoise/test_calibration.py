@@ -9,6 +9,7 @@ from scipy import stats
 from stereo_ppl.data import lamost_grid
 from stereo_ppl.denoise import ArtefactThresholds, denoise, make_decoder, make_setup
 from stereo_ppl.denoise.core import DenoiseSetup, resolved_thresholds
+from stereo_ppl.errors import StereoPPLError
 
 WL = lamost_grid()
 
@@ -142,3 +143,45 @@ def test_any_survey2_grid_denoises_and_the_step_search_says_what_it_did(start, n
     flux = data["flux"][:4].copy()
     out = denoise(setup, flux, data["ivar"][:4])
     assert np.all(np.asarray(out.status) == 0)
+
+
+def test_misfit_components_take_up_what_the_decoder_misses():
+    """A c = 3 fit of stars with 5 components: two patterns recur in every bright star's
+    residuals. Learned from the training stars, they are fitted with ``z``; the scatter
+    left for the flags is then far smaller, and ``latent`` keeps the fit's 3."""
+    tree, data = fake_fit(0, num_stars=150, num_latent=5, snr=500.0)
+    lost = tree["posterior"]["beta_F"].values.squeeze()[:, 3:]
+    tree["posterior"] = tree["posterior"].to_dataset().isel(latent=slice(0, 3))
+    plain = make_setup(tree)
+    setup = make_setup(tree, misfit_components=2)
+    assert setup.num_continuum == plain.num_continuum + 2
+    assert setup.decoder.beta_F.shape[1] == 3 + setup.num_continuum
+    info = dict(setup.info)
+    assert info["misfit_components"].startswith("2 patterns of the residuals of 120 training")
+    assert info["noise_scatter"].startswith("what the misfit components leave")
+    assert dict(plain.info)["misfit_components"] == "none"
+    # the two learned columns span the decoder's two missing ones
+    q, _ = np.linalg.qr(np.asarray(setup.decoder.beta_F, np.float64)[:, -2:])
+    kept = np.linalg.norm(q.T @ lost, axis=0) / np.linalg.norm(lost, axis=0)
+    assert np.all(kept > 0.95), kept
+    # what is left of the misfit is far below what the plain decoder leaves
+    assert np.median(np.asarray(setup.scatter)) < 0.2 * np.median(np.asarray(plain.scatter))
+    out = denoise(setup, data["flux"][:5], data["ivar"][:5])
+    assert np.asarray(out.latent).shape == (5, 3)
+
+
+@pytest.mark.parametrize(("k", "says"), [(-1, ">= 0, got -1"), (121, "between 1 and 120")])
+def test_a_wrong_number_of_misfit_components_is_one_line(k, says):
+    tree, _ = fake_fit(0, num_stars=150, num_latent=3)
+    with pytest.raises(StereoPPLError, match=says):
+        make_setup(tree, misfit_components=k)
+
+
+def test_misfit_components_need_the_fits_spectra():
+    tree, _ = fake_fit(0, num_stars=150, num_latent=3)
+    posterior = tree["posterior"].to_dataset()
+    posterior["scatter"] = (("chain", "draw", "lamost_pixel"), np.full((1, 1, WL.size), 0.01))
+    tree["posterior"] = posterior
+    del tree["observed_data"]
+    with pytest.raises(StereoPPLError, match="paired dataset"):
+        make_setup(tree, misfit_components=1)
