@@ -9,7 +9,12 @@ from .core import DenoiseResult, DenoiseSetup, denoise_batch
 from .dataset import DENOISE_KIND, denoise, flag_attrs, result_dataset
 from .flags import ARTEFACT_CODES, ArtefactThresholds
 from .linalg import STATUS_CODES, Decoder, make_decoder
-from .noise import estimate_run_scatter, estimate_scatter, estimate_step_scatter
+from .noise import (
+    estimate_run_scatter,
+    estimate_scatter,
+    estimate_step_scatter,
+    misfit_basis,
+)
 from .scores import flag_scores
 from .setup import (
     DEFAULT_SKY_LINES,
@@ -48,6 +53,7 @@ __all__ = [
     "latent_prior",
     "make_decoder",
     "make_setup",
+    "misfit_basis",
     "open_source",
     "result_dataset",
 ]
