@@ -261,6 +261,8 @@ def make_setup(
     """
     if prior not in PRIORS:
         raise StereoPPLError(f"unknown prior {prior!r}; choose one of {', '.join(PRIORS)}")
+    if misfit_components < 0:
+        raise StereoPPLError(f"misfit_components must be >= 0, got {misfit_components}")
     require_linear(fitted_model(tree), "denoise")  # z from survey 2 alone needs a linear decoder
     params = params_from_datatree(tree)
     mean = cov = None
@@ -326,8 +328,6 @@ def make_setup(
         raise StereoPPLError(f"scatter must be {m} finite values >= 0")
     setup = setup._replace(scatter=jnp.asarray(values, dtype))
     components = "none"
-    if misfit_components < 0:
-        raise StereoPPLError(f"misfit_components must be >= 0, got {misfit_components}")
     if misfit_components:
         if not has_spectra:
             raise StereoPPLError(
