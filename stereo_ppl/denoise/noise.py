@@ -31,6 +31,17 @@ def _model_flux(result, shape) -> np.ndarray:
     return np.asarray(result.flux, dtype=np.float64) * factor
 
 
+def _residuals(setup: DenoiseSetup, flux, ivar, batch_size: int):
+    """Per batch of robustly denoised spectra: ``F2 - model``, the usable ivar (else 0), and
+    the pixels typed as cosmic rays, steps or bad columns."""
+    for start in range(0, flux.shape[0], batch_size):
+        part = slice(start, start + batch_size)
+        result = denoise_batch(setup, flux[part], ivar[part])
+        w = np.where(np.isfinite(ivar[part]) & np.isfinite(flux[part]), ivar[part], 0.0)
+        point = np.isin(np.asarray(result.artefact), (1, 2, 3))
+        yield flux[part] - _model_flux(result, flux[part].shape), w, point
+
+
 def _quantile_scale(d2, var, good, *, quantile, floor=0.0) -> np.ndarray:
     """Per column, the smallest ``s >= floor`` with ``d2 <= 2.326^2 (var + s^2)`` at ``quantile``.
 
@@ -122,14 +133,9 @@ def estimate_scatter(
     for _ in range(2):
         setup = setup._replace(scatter=jnp.asarray(scatter, setup.scatter.dtype))
         parts, weights = [], []
-        for start in range(0, flux.shape[0], batch_size):
-            part = slice(start, start + batch_size)
-            result = denoise_batch(setup, flux[part], ivar[part])
-            w = np.where(np.isfinite(ivar[part]) & np.isfinite(flux[part]), ivar[part], 0.0)
-            point = np.isin(np.asarray(result.artefact), (1, 2, 3))
+        for d, w, point in _residuals(setup, flux, ivar, batch_size):
             w = np.where(point, 0.0, w)
-            model = _model_flux(result, flux[part].shape)
-            parts.append(np.where(w > 0, flux[part] - model, 0.0) ** 2)
+            parts.append(np.where(w > 0, d, 0.0) ** 2)
             weights.append(w.astype(np.float64))
         d2 = np.concatenate(parts)
         w = np.concatenate(weights)
@@ -307,12 +313,8 @@ def misfit_basis(
             f"stars), got {k}"
         )
     rows = []
-    for start in range(0, n, batch_size):
-        part = slice(start, start + batch_size)
-        result = denoise_batch(setup, flux[part], ivar[part])
-        w = np.where(np.isfinite(ivar[part]) & np.isfinite(flux[part]), ivar[part], 0.0)
-        use = (w > 0) & ~np.isin(np.asarray(result.artefact), (1, 2, 3))
-        d = np.where(use, flux[part] - _model_flux(result, flux[part].shape), 0.0)
+    for d, w, point in _residuals(setup, flux, ivar, batch_size):
+        d = np.where((w > 0) & ~point, d, 0.0)
         with np.errstate(divide="ignore"):
             typical = np.median(np.where(w > 0, 1.0 / np.sqrt(w), np.inf), axis=1)
         scale = np.where(np.isfinite(typical) & (typical > 0), 1.0 / typical, 0.0)
