@@ -5,6 +5,7 @@ touches no files; :mod:`.sources` and :mod:`.stream` read inputs and write
 results chunk by chunk (xarray, dask, Zarr).
 """
 
+from .columns import find_bad_columns
 from .core import DenoiseResult, DenoiseSetup, denoise_batch
 from .dataset import DENOISE_KIND, denoise, flag_attrs, result_dataset
 from .flags import ARTEFACT_CODES, ArtefactThresholds
@@ -20,7 +21,6 @@ from .setup import (
     DEFAULT_SKY_LINES,
     DEFAULT_STEP_RANGE,
     PRIORS,
-    find_bad_columns,
     latent_prior,
     make_setup,
 )

@@ -4,7 +4,6 @@ No file I/O: the fit is an in-memory ``DataTree`` (see
 :mod:`stereo_ppl.inference.results`).
 """
 
-import json
 from collections.abc import Sequence
 
 import jax.numpy as jnp
@@ -15,16 +14,17 @@ from ..dims import LAMOST_WAVELENGTH
 from ..errors import StereoPPLError
 from ..inference.fitted import fitted_model, require_linear
 from ..inference.results import params_from_datatree
+from .arrays import setup_arrays, setup_from_arrays
+from .columns import find_bad_columns
 from .core import DenoiseSetup
 from .flags import ArtefactThresholds, searchable_range
-from .linalg import Decoder, make_decoder, pair_products
+from .linalg import Decoder, make_decoder
 from .noise import (
     estimate_run_scatter,
     estimate_scatter,
     estimate_step_scatter,
     misfit_basis,
 )
-from .runs import RUN_WIDTHS
 
 __all__ = [
     "DEFAULT_CONTINUUM_DEGREE",
@@ -142,13 +142,23 @@ def _calibration_stars(tree: xr.DataTree, *, min_heldout: int = 30) -> tuple[np.
     return np.arange(num), False
 
 
-def _training_stars(tree: xr.DataTree) -> np.ndarray:
-    """Indices of the fit's training stars (all of them where none is held out)."""
-    num = tree["observed_data"]["lamost_flux"].shape[0]
+def _training_misfit(
+    tree: xr.DataTree, setup: DenoiseSetup, num: int, *, batch_size: int
+) -> tuple[np.ndarray, int]:
+    """:func:`misfit_basis` of the fit's training stars (all where none is held out), and
+    how many they are."""
+    if "observed_data" not in tree.children or "lamost_flux" not in tree["observed_data"]:
+        raise StereoPPLError(
+            "misfit components are learned from the fit's stars' spectra (its paired file "
+            "was not found): load it with its paired dataset"
+        )
+    flux = np.asarray(tree["observed_data"]["lamost_flux"].values)
+    ivar = np.asarray(tree["constant_data"]["lamost_ivar"].values)
     heldout = tree["constant_data"].to_dataset().get("heldout")
-    if heldout is None or np.all(heldout.values):
-        return np.arange(num)
-    return np.flatnonzero(~np.asarray(heldout.values, dtype=bool))
+    if heldout is not None and not np.all(heldout.values):
+        train = ~np.asarray(heldout.values, dtype=bool)
+        flux, ivar = flux[train], ivar[train]
+    return misfit_basis(setup, flux, ivar, num, batch_size=batch_size), flux.shape[0]
 
 
 def _step_search(wavelength: np.ndarray, step_range, window: int) -> tuple[tuple[int, int], str]:
@@ -329,25 +339,13 @@ def make_setup(
     setup = setup._replace(scatter=jnp.asarray(values, dtype))
     components = "none"
     if misfit_components:
-        if not has_spectra:
-            raise StereoPPLError(
-                "misfit components are learned from the fit's stars' spectra (its paired file "
-                "was not found): load it with its paired dataset"
-            )
-        train = _training_stars(tree)
-        basis = misfit_basis(
-            setup,
-            np.asarray(tree["observed_data"]["lamost_flux"].values)[train],
-            np.asarray(tree["constant_data"]["lamost_ivar"].values)[train],
-            misfit_components,
-            batch_size=batch_size,
-        )
+        basis, num_train = _training_misfit(tree, setup, misfit_components, batch_size=batch_size)
         nuisance = np.concatenate([continuum, basis], axis=1)
         setup = setup._replace(
             decoder=_decoder(beta, b, nuisance, mean, cov, dtype), num_continuum=nuisance.shape[1]
         )
         components = (
-            f"{basis.shape[1]} patterns of the residuals of {len(train)} training stars "
+            f"{basis.shape[1]} patterns of the residuals of {num_train} training stars "
             "(misfit_basis), fitted with z"
         )
         if scatter is None or scatter is True:
@@ -380,135 +378,4 @@ def make_setup(
         run_scatter=jnp.asarray(run_scatter, dtype),
         step_scatter=jnp.asarray(step_scatter, dtype),
         info=info,
-    )
-
-
-def find_bad_columns(
-    artefact: np.ndarray | xr.DataArray,
-    usable: np.ndarray | xr.DataArray,
-    *,
-    exclude: np.ndarray | None = None,
-    min_fraction: float = 0.01,
-    min_count: int = 3,
-    significance: float = 8.0,
-    reach: int = 6,
-) -> np.ndarray:
-    """Pixel columns flagged in far more spectra than the rest and than their neighbours.
-
-    A column is bad where its number of pixels flagged on their own (codes 1,
-    3 and 4; steps and runs span pixels) exceeds ``min_count``,
-    ``min_fraction`` of its usable spectra, and by ``significance`` Poisson
-    standard deviations both the count expected at the background rate of
-    all columns and that of the columns 2 to ``reach`` pixels on either side:
-    a defect hits one column, a misfit that recurs at a wavelength spans a
-    line's width (and belongs in the scatter).
-
-    Parameters
-    ----------
-    artefact : array of int, shape (n, m)
-        Codes from a first pass.
-    usable : array of bool, shape (n, m)
-        ``ivar > 0``.
-    exclude : array of bool, shape (m,), optional
-        Columns never reported (e.g. the sky-line pixels, ``setup.sky``).
-    min_fraction, min_count, significance : float, int, float
-    reach : int
-        Outermost neighbour (pixels) of the local background.
-
-    Returns
-    -------
-    ndarray of int64
-        The bad columns.
-    """
-    artefact = np.asarray(artefact)
-    usable = np.asarray(usable, dtype=bool)
-    hit = usable & np.isin(artefact, (1, 3, 4))
-    count = hit.sum(axis=0).astype(np.float64)
-    total = np.maximum(usable.sum(axis=0), 1).astype(np.float64)
-    keep = count <= np.quantile(count, 0.99)
-    rate = count[keep].sum() / total[keep].sum()
-    m = count.size
-    near_count, near_total = np.zeros(m), np.zeros(m)
-    for shift in range(2, reach + 1):
-        for side in (-shift, shift):
-            idx = np.arange(m) + side
-            inside = (idx >= 0) & (idx < m)
-            near_count[inside] += count[idx[inside]]
-            near_total[inside] += total[idx[inside]]
-    local = near_count / np.maximum(near_total, 1.0)
-    expected = np.maximum(rate, local) * total
-    bad = (
-        (count >= min_count)
-        & (count >= min_fraction * total)
-        & (count > expected + significance * np.sqrt(expected + 1.0))
-    )
-    if exclude is not None:
-        bad &= ~np.asarray(exclude, dtype=bool)
-    return np.flatnonzero(bad).astype(np.int64)
-
-
-def setup_arrays(setup: DenoiseSetup) -> dict:
-    """The setup as a dict of NumPy arrays, to ship to worker processes.
-
-    The decoder's pair products (up to hundreds of MB) are left out: only
-    whether they are used travels, and :func:`setup_from_arrays` recomputes
-    them from ``beta_F``.
-
-    Parameters
-    ----------
-    setup : DenoiseSetup
-
-    Returns
-    -------
-    dict of str to ndarray
-    """
-    out = {
-        f"decoder.{k}": np.asarray(v) for k, v in setup.decoder._asdict().items() if k != "pairs"
-    }
-    out["decoder.packed"] = np.asarray(setup.decoder.packed)
-    m = setup.decoder.b_F.shape[0]
-    run_scatter = setup.run_scatter
-    out.update(
-        scatter=np.asarray(setup.scatter),
-        bad_column=np.asarray(setup.bad_column),
-        sky=np.asarray(setup.sky),
-        step_range=np.asarray(setup.step_range),
-        error_scale=np.asarray(float(setup.error_scale)),
-        run_scatter=np.zeros((len(RUN_WIDTHS), m))
-        if run_scatter is None
-        else np.asarray(run_scatter),
-        step_scatter=np.zeros(m) if setup.step_scatter is None else np.asarray(setup.step_scatter),
-        num_continuum=np.asarray(int(setup.num_continuum)),
-        info=np.asarray(json.dumps(list(setup.info))),
-    )
-    return out
-
-
-def setup_from_arrays(arrays: dict) -> DenoiseSetup:
-    """The :class:`DenoiseSetup` from :func:`setup_arrays`, in the process that denoises.
-
-    Parameters
-    ----------
-    arrays : dict of str to ndarray
-
-    Returns
-    -------
-    DenoiseSetup
-    """
-    fields = {k: arrays[f"decoder.{k}"] for k in Decoder._fields if k != "pairs"}
-    beta = fields["beta_F"]
-    packed = bool(arrays["decoder.packed"])
-    fields["pairs"] = pair_products(beta) if packed else np.zeros((beta.shape[0], 0))
-    decoder = Decoder(**{k: jnp.asarray(v, dtype=beta.dtype) for k, v in fields.items()})
-    return DenoiseSetup(
-        decoder,
-        jnp.asarray(arrays["scatter"]),
-        jnp.asarray(arrays["bad_column"]),
-        jnp.asarray(arrays["sky"]),
-        tuple(int(v) for v in arrays["step_range"]),
-        error_scale=float(arrays["error_scale"]),
-        run_scatter=jnp.asarray(arrays["run_scatter"]),
-        step_scatter=jnp.asarray(arrays["step_scatter"]),
-        num_continuum=int(arrays["num_continuum"]),
-        info=tuple(tuple(item) for item in json.loads(str(arrays["info"]))),
     )

@@ -28,10 +28,11 @@ import xarray as xr
 from ..dims import STAR
 from ..errors import StereoPPLError
 from ..inference.progress import progress_bar
+from .arrays import setup_arrays, setup_from_arrays
+from .columns import find_bad_columns
 from .core import DenoiseSetup, resolved_thresholds
 from .dataset import DENOISE_KIND, denoise, result_dataset
 from .flags import ArtefactThresholds
-from .setup import find_bad_columns, setup_arrays, setup_from_arrays
 from .sources import Chunk, FitsSource, StoreSource
 
 __all__ = [
@@ -265,7 +266,7 @@ def denoise_source(
         output chunk size. The kernel itself runs on blocks of 256 spectra.
     thresholds : ArtefactThresholds, optional
     bad_columns : "auto", array of int or None
-        "auto": columns found by :func:`~.setup.find_bad_columns` in a first
+        "auto": columns found by :func:`~.columns.find_bad_columns` in a first
         pass over the first 2,048 spectra; an array: these; None: the setup's.
     scheduler : str, optional
         Address of a ``dask.distributed`` scheduler to run the chunks on.
