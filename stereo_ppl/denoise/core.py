@@ -298,8 +298,9 @@ def denoise_batch(
         False: one plain weighted least-squares solve, flagged from its
         residuals (no clipping, no step fit, no re-estimation).
     misfit : bool
-        Scale ``s_p`` by each spectrum's own misfit for the flags
-        (:func:`~.stages.misfit_stage`); False: the calibrated ``s_p``.
+        Scale ``a`` and ``s_p`` by each spectrum's own error and misfit
+        scales for the flags (:func:`~.stages.misfit_stage`); False: the
+        calibrated ``a`` and ``s_p``.
     block_size : int
         Spectra per compiled kernel call.
     workers : int, optional

@@ -6,12 +6,14 @@ calibrated noise model,
     r_eff = (F2 - model) / sqrt(a^2 / ivar + s_p^2),
 
 with the fit's global error scale ``a`` and per-pixel intrinsic scatter ``s_p``
-(:mod:`stereo_ppl.denoise.setup`), ``s_p`` times the spectrum's own misfit
-scale ``kappa >= 1`` (:func:`stereo_ppl.denoise.stages.misfit_stage`), divided
-by a robust per-spectrum scale (the RMS of ``r_eff`` clipped at ±4, at least
-1). For a spectrum the calibrated model describes, ``r_eff`` is standard
-normal at every pixel, and both scales are 1 up to their noise (rounded up,
-which makes the flags slightly conservative). Whole spectra the model does
+(:mod:`stereo_ppl.denoise.setup`), ``a^2`` times the spectrum's own error
+scale ``alpha`` (its reported errors may be off by more than ``a`` says) and
+``s_p`` times its own misfit scale ``kappa >= 1``
+(:func:`stereo_ppl.denoise.stages.misfit_stage`), divided by a robust
+per-spectrum scale (the RMS of ``r_eff`` clipped at ±4, at least 1). For a
+spectrum the calibrated model describes, ``r_eff`` is standard normal at
+every pixel, and all three scales are 1 up to their noise (``kappa`` and the
+robust scale rounded up). Whole spectra the model does
 not describe are scored by the anomaly p-value instead
 (:class:`~stereo_ppl.denoise.DenoiseResult`).
 

@@ -7,8 +7,8 @@
 2. :func:`plain_fit`: one weighted least-squares solve for ``z``;
 3. :func:`clip_stage`: pixels beyond ``clip`` removed, ``z`` solved again
    without a step (a huge cosmic ray no longer drags ``z``);
-   :func:`misfit_stage`: the spectrum's own scatter scale, which the
-   detectors then use;
+   :func:`misfit_stage`: the spectrum's own error and scatter scales, which
+   the detectors then use;
 4. :func:`step_stage`: a step searched in the residuals, its centre located by
    a local fit and kept only where that fit says so (else back to stage 3);
 5. :func:`refine_stage`: ``num_iter`` re-estimations with outliers clipped and
@@ -29,6 +29,8 @@ from .solves import removed, solve_plain, solve_with_step
 from .steps import locate_step
 
 __all__ = [
+    "PRIOR_PIXELS",
+    "QUIET_RATIO",
     "Block",
     "Fit",
     "clip_stage",
@@ -67,7 +69,9 @@ class Block(NamedTuple):
         ``kappa``: this spectrum's scatter relative to ``s_p`` (at least 1;
         :func:`misfit_stage`).
     flag_inv_sd : array, shape (n, m)
-        ``1 / sqrt(a^2 / ivar + kappa^2 s_p^2)``, what the detectors scale by.
+        ``1 / sqrt(alpha a^2 / ivar + kappa^2 s_p^2)``, what the detectors
+        scale by (``alpha``: the spectrum's own error scale; 1 until
+        :func:`misfit_stage`).
     """
 
     flux: jax.Array
@@ -142,29 +146,55 @@ def prepare(decoder: Decoder, scatter: jax.Array, error_scale: jax.Array, flux, 
     )
 
 
-def misfit_stage(block: Block, fit: Fit, *, thresholds: ArtefactThresholds) -> Block:
-    """The spectrum's own scatter scale ``kappa``, and the detectors' scaling with it.
+#: Pixels whose calibrated noise variance ``a^2 / ivar`` is at least this many
+#: times ``s_p^2`` are "quiet": there the spectrum's own error scale shows.
+QUIET_RATIO = 4.0
+#: Weight, in quiet pixels, of the fit's error scale in each spectrum's own.
+PRIOR_PIXELS = 100.0
 
-    A star the decoder describes worse than the fit's stars on average has
-    misfits larger than ``s_p`` wherever ``s_p`` is large (in its lines). With
-    ``E[d_p^2] = a^2 / ivar_p + kappa^2 s_p^2`` for the residuals ``d`` of
-    ``fit`` (pixels beyond ``clip`` left out), ``kappa^2`` is the weighted
-    least-squares estimate (weights ``1 / (a^2 / ivar + s_p^2)^2``, the
-    inverse variance of ``d^2`` at ``kappa = 1``), at least 1. The flags then
-    test for artefacts given this star's own misfit; the residual, chi-square
-    and anomaly p-value keep the calibrated model (``kappa = 1``).
+
+def misfit_stage(block: Block, fit: Fit, *, thresholds: ArtefactThresholds) -> Block:
+    """The spectrum's own error scale and misfit scale, and the detectors' scaling with them.
+
+    The detectors test for artefacts under
+
+        E[d_p^2] = alpha a^2 / ivar_p + kappa^2 s_p^2
+
+    for the residuals ``d`` of ``fit`` (pixels beyond ``clip`` left out):
+
+    * ``alpha``: how far this spectrum's reported errors are off beyond the
+      fit's ``a``. It is the weighted least-squares estimate from the quiet
+      pixels (``a^2 / ivar >= QUIET_RATIO s_p^2``, where ``s_p`` adds at most
+      a fifth of the variance), ``d^2 - s_p^2 = alpha a^2 / ivar``, pulled
+      towards 1 as by :data:`PRIOR_PIXELS` pixels at ``alpha = 1`` (a bright
+      star with few quiet pixels keeps the fit's ``a``; 3,900 quiet pixels
+      fix ``alpha`` to about 2 %) and kept within 0.1-10.
+    * ``kappa^2``: a star the decoder describes worse than the fit's stars on
+      average has misfits larger than ``s_p`` wherever ``s_p`` is large (in its
+      lines). Its weighted least-squares estimate given ``alpha`` (weights
+      ``1 / (a^2 / ivar + s_p^2)^2``, the inverse variance of ``d^2`` under the
+      calibrated model), at least 1.
+
+    The residual, chi-square and anomaly p-value keep the calibrated model
+    (``alpha = kappa = 1``).
     """
     use = block.usable & (jnp.abs(fit.u) < thresholds.clip)
     d = block.y - fit.fitted - fit.step_part
-    base = block.noise_var + block.scatter2
+    d2, v, s2 = d * d, block.noise_var, block.scatter2
+    base = v + s2
     w = jnp.where(use, 1.0 / (base * base), 0.0)
-    num = jnp.sum(w * (d * d - block.noise_var) * block.scatter2, -1)
-    den = jnp.sum(w * block.scatter2 * block.scatter2, -1)
+    quiet = use & (v >= QUIET_RATIO * s2)
+    wq = jnp.where(quiet, w, 0.0)
+    num_quiet = jnp.sum(quiet.astype(d.dtype), -1)
+    estimate = jnp.sum(wq * (d2 - s2) * v, -1) / jnp.maximum(jnp.sum(wq * v * v, -1), 1e-30)
+    estimate = jnp.clip(estimate, 0.1, 10.0)
+    alpha = (num_quiet * estimate + PRIOR_PIXELS) / (num_quiet + PRIOR_PIXELS)
+    noise_var = alpha[:, None] * v
+    num = jnp.sum(w * (d2 - noise_var) * s2, -1)
+    den = jnp.sum(w * s2 * s2, -1)
     kappa2 = jnp.maximum(num / jnp.maximum(den, 1e-30), 1.0)
     kappa2 = jnp.where(den > 0, kappa2, 1.0)
-    flag_inv_sd = jnp.where(
-        block.usable, jax.lax.rsqrt(block.noise_var + kappa2[:, None] * block.scatter2), 0.0
-    )
+    flag_inv_sd = jnp.where(block.usable, jax.lax.rsqrt(noise_var + kappa2[:, None] * s2), 0.0)
     return block._replace(misfit=jnp.sqrt(kappa2), flag_inv_sd=flag_inv_sd)
 
 

@@ -65,6 +65,27 @@ def test_false_alarm_rate_on_spectra_from_the_calibrated_model():
     assert stats.kstest(p, "uniform").pvalue > 1e-3
 
 
+@pytest.mark.parametrize("factor", [1 / 1.5, 1.5])
+def test_flags_follow_each_spectrums_own_error_scale(factor):
+    # reported errors off by ``factor`` beyond the fit's a = 1.3, star by star
+    setup, beta_F, b_F, scatter = _calibrated_setup()
+    num, alpha = 300, 0.1
+    snr = np.random.default_rng(4).uniform(30.0, 60.0, num)
+    flux, ivar = _draw(5, beta_F, b_F, scatter, 1.3 * factor, num, snr)
+    thresholds = ArtefactThresholds(false_alarm=alpha)
+    clean = np.any(np.asarray(denoise(setup, flux, ivar, thresholds=thresholds).artefact), axis=1)
+    assert clean.sum() <= stats.binom.ppf(0.999, num, alpha)
+    # a cosmic ray of 7 true sigma: 4.7 in the units of errors reported 1.5 times too
+    # large, below the single-pixel threshold, unless the spectrum's own scale is used
+    rng = np.random.default_rng(6)
+    pixel = rng.integers(100, WL.size - 100, num)
+    rows = np.arange(num)
+    true_sd = np.sqrt((1.3 * factor) ** 2 / ivar + scatter**2)
+    flux[rows, pixel] += 7.0 * true_sd[rows, pixel]
+    art = np.asarray(denoise(setup, flux, ivar, thresholds=thresholds).artefact)
+    assert np.mean(art[rows, pixel] == 1) >= 0.9
+
+
 def test_thresholds_follow_from_the_false_alarm_rate():
     setup, *_ = _calibrated_setup()
     t = resolved_thresholds(setup, ArtefactThresholds(false_alarm=0.003))
