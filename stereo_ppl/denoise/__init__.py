@@ -11,6 +11,7 @@ from .dataset import DENOISE_KIND, denoise, flag_attrs, result_dataset
 from .flags import ARTEFACT_CODES, ArtefactThresholds
 from .linalg import STATUS_CODES, Decoder, make_decoder
 from .noise import (
+    estimate_glitch_scatter,
     estimate_run_scatter,
     estimate_scatter,
     estimate_step_scatter,
@@ -44,6 +45,7 @@ __all__ = [
     "denoise",
     "denoise_batch",
     "denoise_source",
+    "estimate_glitch_scatter",
     "estimate_run_scatter",
     "estimate_scatter",
     "estimate_step_scatter",

@@ -43,10 +43,18 @@ def setup_arrays(setup: DenoiseSetup) -> dict:
         if run_scatter is None
         else np.asarray(run_scatter),
         step_scatter=np.zeros(m) if setup.step_scatter is None else np.asarray(setup.step_scatter),
+        glitch_scatter=np.zeros(m)
+        if setup.glitch_scatter is None
+        else np.asarray(setup.glitch_scatter),
         num_continuum=np.asarray(int(setup.num_continuum)),
         info=np.asarray(json.dumps(list(setup.info))),
     )
     return out
+
+
+def _optional(arrays: dict, name: str):
+    """``arrays[name]`` as a JAX array; None where arrays of an older version lack it."""
+    return jnp.asarray(arrays[name]) if name in arrays else None
 
 
 def setup_from_arrays(arrays: dict) -> DenoiseSetup:
@@ -76,4 +84,7 @@ def setup_from_arrays(arrays: dict) -> DenoiseSetup:
         step_scatter=jnp.asarray(arrays["step_scatter"]),
         num_continuum=int(arrays["num_continuum"]),
         info=tuple(tuple(item) for item in json.loads(str(arrays["info"]))),
+        glitch_scatter=jnp.asarray(arrays["glitch_scatter"])
+        if "glitch_scatter" in arrays
+        else None,
     )

@@ -83,6 +83,10 @@ class DenoiseSetup(NamedTuple):
         jump at each candidate centre (:func:`~.flags.step_statistic`); None: 0.
     info : tuple of (str, str)
         How the noise model and searches were set up, for the output's attributes.
+    glitch_scatter : array, shape (m,), optional
+        Scatter ``G`` (flux units) across the fit's stars of the step filter's
+        splice glitch at each candidate centre (:func:`~.flags.step_statistic`);
+        None: 0.
     """
 
     decoder: Decoder
@@ -95,6 +99,7 @@ class DenoiseSetup(NamedTuple):
     step_scatter: jax.Array | None = None
     num_continuum: int = 0
     info: tuple = ()
+    glitch_scatter: jax.Array | None = None
 
 
 class DenoiseResult(NamedTuple):
@@ -169,6 +174,7 @@ def _denoise(
                 fit,
                 bad_column,
                 noise.step_scatter,
+                noise.glitch_scatter,
                 step_range=step_range,
                 thresholds=thresholds,
             )
@@ -184,6 +190,7 @@ class _Noise(NamedTuple):
     error_scale: jax.Array
     run_scatter: jax.Array
     step_scatter: jax.Array
+    glitch_scatter: jax.Array
 
 
 def _outputs(noise, block, fit, bad_column, sky, thresholds, num_continuum) -> DenoiseResult:
@@ -336,13 +343,16 @@ def denoise_batch(
     run_scatter = setup.run_scatter
     if run_scatter is None:
         run_scatter = np.zeros((len(RUN_WIDTHS), m), dtype)
-    step_scatter = np.zeros(m, dtype) if setup.step_scatter is None else setup.step_scatter
+    step_scatter, glitch_scatter = (
+        np.zeros(m, dtype) if x is None else x for x in (setup.step_scatter, setup.glitch_scatter)
+    )
     noise = _Noise(
         setup.decoder,
         jnp.asarray(setup.scatter, dtype),
         jnp.asarray(setup.error_scale, dtype),
         jnp.asarray(run_scatter, dtype),
         jnp.asarray(step_scatter, dtype),
+        jnp.asarray(glitch_scatter, dtype),
     )
     fixed = (noise, setup.bad_column, setup.sky)
 

@@ -7,14 +7,14 @@ calibrated noise model,
 
 with the fit's global error scale ``a`` and per-pixel intrinsic scatter ``s_p``
 (:mod:`stereo_ppl.denoise.setup`), ``a^2`` times the spectrum's own error
-scale ``alpha`` (its reported errors may be off by more than ``a`` says) and
-``s_p`` times its own misfit scale ``kappa >= 1``
+scale ``alpha <= 1`` (its reported errors may be smaller than ``a`` makes
+them) and ``s_p`` times its own misfit scale ``kappa >= 1``
 (:func:`stereo_ppl.denoise.stages.misfit_stage`), divided by a robust
 per-spectrum scale (the RMS of ``r_eff`` clipped at ±4, at least 1). For a
 spectrum the calibrated model describes, ``r_eff`` is standard normal at
-every pixel, and all three scales are 1 up to their noise (``kappa`` and the
-robust scale rounded up). Whole spectra the model does
-not describe are scored by the anomaly p-value instead
+every pixel, and all three scales are 1 up to their noise (``alpha``
+rounded down, ``kappa`` and the robust scale up). Whole spectra the model
+does not describe are scored by the anomaly p-value instead
 (:class:`~stereo_ppl.denoise.DenoiseResult`).
 
 The thresholds follow from one number, the false-alarm rate ``false_alarm``
@@ -31,7 +31,8 @@ can fire on such a spectrum:
   the widths), the box's own scatter across the fit's stars included
   (``run_scatter``, :mod:`.runs`; misfit that recurs at a wavelength is
   scatter, not an artefact);
-* steps: :func:`step_statistic` (jump and splice glitch in quadrature, a
+* steps: :func:`step_statistic` (jump and splice glitch in quadrature, each
+  with its own scatter across the fit's stars at the candidate centre, a
   chi-square with 2 degrees of freedom without a step) above ``step**2``
   (Bonferroni over the candidate centres), confirmed by the local fit of
   :func:`stereo_ppl.denoise.steps.locate_step` (chi-square gain above
@@ -55,12 +56,15 @@ __all__ = [
     "ARTEFACT_CODES",
     "DEFAULT_FALSE_ALARM",
     "GLITCH_GATE",
+    "GLITCH_SHAPE",
     "RUN_WIDTHS",
     "ArtefactThresholds",
     "classify",
+    "glitch_weight",
     "jump_weight",
     "robust_scale",
     "searchable_range",
+    "splice_glitch",
     "step_statistic",
 ]
 
@@ -294,6 +298,91 @@ def jump_weight(good: jax.Array, inv_sd: jax.Array, lo: int, hi: int, window: in
     return mean * mean / (1.0 / jnp.maximum(left_n, 1.0) + 1.0 / jnp.maximum(right_n, 1.0))
 
 
+#: The splice glitch's shape over the three join pixels ``k - 1, k, k + 1``.
+GLITCH_SHAPE = (0.5, 1.0, 0.5)
+
+
+def splice_glitch(
+    u: jax.Array, good: jax.Array, lo: int, hi: int, window: int, *, level_window: int = 8
+) -> tuple[jax.Array, jax.Array]:
+    """The splice glitch at each candidate centre, in standard errors, and where it fits.
+
+    The three pixels at the join minus the linear ramp between the local
+    side levels (means of ``clip(u, ±5)`` over ``level_window`` pixels beyond
+    ``k - 1`` and ``k + 1``), fitted with :data:`GLITCH_SHAPE`.
+
+    Parameters
+    ----------
+    u : array, shape (n, m)
+        Scaled effective residuals.
+    good : array of bool, shape (n, m)
+    lo, hi, window : int
+        As for :func:`step_statistic` (``window`` only bounds the pixels read).
+    level_window : int
+
+    Returns
+    -------
+    glitch : array, shape (n, hi - lo)
+        Fitted size over its standard error (signed).
+    fits : array of bool, shape (n, hi - lo)
+        Both side levels exist and the chi-square left in the three pixels
+        after the fit is below :data:`GLITCH_GATE` (a cosmic ray, flat or
+        single-pixel, does not pass for a glitch).
+    """
+    m = u.shape[-1]
+    start = max(lo - window - 1, 0)
+    stop = min(hi + window + 2, m)
+    size = stop - start
+    g = good[:, start:stop].astype(u.dtype)
+    uu = jnp.where(good, u, 0.0)[:, start:stop]
+    y = jnp.clip(uu, -100.0, 100.0)
+    k = np.arange(lo, hi) - start
+    cx, cg = _cumulative(jnp.clip(uu, -5.0, 5.0)), _cumulative(g)
+    a, b = (-1 - level_window, -1), (2, 2 + level_window)
+    lx, ln, rx, rn = (_window_sums(c, k, *ab, size) for ab in (a, b) for c in (cx, cg))
+    left, right = lx / jnp.maximum(ln, 1.0), rx / jnp.maximum(rn, 1.0)
+    num = jnp.zeros_like(left)
+    den = jnp.zeros_like(left)
+    sq = jnp.zeros_like(left)
+    for offset, frac, q in zip((-1, 0, 1), (0.25, 0.5, 0.75), GLITCH_SHAPE, strict=True):
+        gj = _take(g, k + offset)
+        e = gj * (_take(y, k + offset) - left - (right - left) * frac)
+        num, den, sq = num + q * e, den + q * q * gj, sq + e * e
+    glitch = num * jax.lax.rsqrt(jnp.maximum(den, 1e-6))
+    fits = (sq - glitch * glitch < GLITCH_GATE) & (ln > 0) & (rn > 0)
+    return glitch, fits
+
+
+def glitch_weight(good: jax.Array, inv_sd: jax.Array, lo: int, hi: int) -> jax.Array:
+    """``q`` of each candidate: a glitch of size ``A`` (flux units) adds ``A sqrt(q)``.
+
+    ``q = (sum_j s_j^2 i_j)^2 / sum_j s_j^2`` over the three join pixels with
+    the :data:`GLITCH_SHAPE` ``s`` and ``inv_sd`` ``i``, so a glitch of
+    standard deviation ``G`` (flux units) widens :func:`splice_glitch`'s
+    variance from 1 to ``1 + G^2 q``.
+
+    Parameters
+    ----------
+    good : array of bool, shape (n, m)
+    inv_sd : array, shape (n, m)
+        Inverse effective standard deviation of each pixel (flux units).
+    lo, hi : int
+        Candidate centres.
+
+    Returns
+    -------
+    array, shape (n, hi - lo)
+    """
+    k = np.arange(lo, hi)
+    num = jnp.zeros((good.shape[0], hi - lo), inv_sd.dtype)
+    den = jnp.zeros_like(num)
+    for offset, q in zip((-1, 0, 1), GLITCH_SHAPE, strict=True):
+        gj = _take(good, k + offset).astype(inv_sd.dtype)
+        num = num + q * q * gj * _take(inv_sd, k + offset)
+        den = den + q * q * gj
+    return num * num / jnp.maximum(den, 1e-6)
+
+
 def step_statistic(
     u: jax.Array,
     good: jax.Array,
@@ -304,6 +393,7 @@ def step_statistic(
     level_window: int = 8,
     inv_sd: jax.Array | None = None,
     step_scatter: jax.Array | None = None,
+    glitch_scatter: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """Evidence for a step between pixels ``k - 1`` and ``k + 1``: jump and splice glitch.
 
@@ -312,11 +402,11 @@ def step_statistic(
     * the *jump*: difference of the means of ``clip(u, ±5)`` over
       ``k + 2 .. k + 1 + window`` and ``k - 1 - window .. k - 2``, in standard
       errors;
-    * the *glitch*: the three pixels at the join minus the linear ramp between
-      the local side levels (means over ``level_window`` pixels), fitted with
-      the splice shape ``(1/2, 1, 1/2)``, in standard errors. It counts only
-      where that shape fits (the remaining chi-square of the three pixels is
-      below 12), so a cosmic ray (flat or single-pixel) does not pass for it.
+    * the *glitch* (:func:`splice_glitch`): the three pixels at the join
+      minus the linear ramp between the local side levels, fitted with the
+      splice shape ``(1/2, 1, 1/2)``, in standard errors. It counts only where
+      that shape fits, so a cosmic ray (flat or single-pixel) does not pass
+      for it.
 
     Parameters
     ----------
@@ -337,6 +427,11 @@ def step_statistic(
         each candidate centre (smooth continuum residue and misfit that
         recur there): the jump is divided by ``sqrt(1 + S^2 q)``
         (:func:`jump_weight`).
+    glitch_scatter : array, shape (m,), optional
+        the scatter ``G`` (flux units) across the fit's stars of the glitch
+        at each candidate centre (a line the decoder misses there has the
+        glitch's shape): the glitch is divided by ``sqrt(1 + G^2 q)``
+        (:func:`glitch_weight`).
 
     Returns
     -------
@@ -350,37 +445,25 @@ def step_statistic(
     stop = min(hi + window + 2, m)
     size = stop - start
     g = good[:, start:stop].astype(u.dtype)
-    uu = jnp.where(good, u, 0.0)[:, start:stop]
-    x = jnp.clip(uu, -5.0, 5.0)
+    x = jnp.clip(jnp.where(good, u, 0.0)[:, start:stop], -5.0, 5.0)
     k = np.arange(lo, hi) - start
     cx, cg = _cumulative(x), _cumulative(g)
-
-    def sides(width):
-        """Sums of x and g over ``width`` pixels blue of ``k - 1`` and red of ``k + 1``."""
-        a, b = (-1 - width, -1), (2, 2 + width)
-        return tuple(_window_sums(cs, k, *ab, size) for ab in (a, b) for cs in (cx, cg))
-
-    left_x, left_n, right_x, right_n = sides(window)
+    # sums of x and g over ``window`` pixels blue of ``k - 1`` and red of ``k + 1``
+    a, b = (-1 - window, -1), (2, 2 + window)
+    left_x, left_n, right_x, right_n = (
+        _window_sums(c, k, *ab, size) for ab in (a, b) for c in (cx, cg)
+    )
     left_n1, right_n1 = jnp.maximum(left_n, 1.0), jnp.maximum(right_n, 1.0)
     jump = (right_x / right_n1 - left_x / left_n1) / jnp.sqrt(1.0 / left_n1 + 1.0 / right_n1)
     jump = jnp.where((left_n > 0) & (right_n > 0), jump, 0.0)
     if step_scatter is not None:
         q = jump_weight(good, inv_sd, lo, hi, window)
         jump = jump * jax.lax.rsqrt(1.0 + step_scatter[None, lo:hi] ** 2 * q)
-    # glitch on top of the ramp between the local levels
-    w = level_window
-    y = jnp.clip(uu, -100.0, 100.0)
-    lx, ln, rx, rn = sides(w)
-    left, right = lx / jnp.maximum(ln, 1.0), rx / jnp.maximum(rn, 1.0)
-    num = jnp.zeros_like(left)
-    den = jnp.zeros_like(left)
-    sq = jnp.zeros_like(left)
-    for offset, frac, q in ((-1, 0.25, 0.5), (0, 0.5, 1.0), (1, 0.75, 0.5)):
-        gj = _take(g, k + offset)
-        e = gj * (_take(y, k + offset) - left - (right - left) * frac)
-        num, den, sq = num + q * e, den + q * q * gj, sq + e * e
-    glitch2 = num * num / jnp.maximum(den, 1e-6)
-    fits = (sq - glitch2 < GLITCH_GATE) & (ln > 0) & (rn > 0)
+    glitch, fits = splice_glitch(u, good, lo, hi, window, level_window=level_window)
+    glitch2 = glitch * glitch
+    if glitch_scatter is not None:
+        q = glitch_weight(good, inv_sd, lo, hi)
+        glitch2 = glitch2 / (1.0 + glitch_scatter[None, lo:hi] ** 2 * q)
     statistic = jump * jump + jnp.where(fits, glitch2, 0.0)
     return statistic, jump
 

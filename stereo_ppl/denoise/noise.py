@@ -4,7 +4,8 @@ For a fit without a calibrated ``scatter`` (or to check one on its held-out
 stars): the intrinsic scatter ``s_p`` per pixel (:func:`estimate_scatter`),
 and the scatter across stars of the run detector's boxes
 (:func:`estimate_run_scatter`) and of the step filter's jump
-(:func:`estimate_step_scatter`), where neighbouring pixels' misfits add up;
+(:func:`estimate_step_scatter`) and splice glitch
+(:func:`estimate_glitch_scatter`), where neighbouring pixels' misfits add up;
 and the patterns of misfit most common among the fit's stars
 (:func:`misfit_basis`).
 Pure NumPy around :func:`~.core.denoise_batch`; no file I/O.
@@ -15,10 +16,23 @@ import numpy as np
 
 from ..errors import StereoPPLError
 from .core import DenoiseSetup, denoise_batch
-from .flags import ArtefactThresholds, jump_weight, searchable_range, step_statistic
+from .flags import (
+    ArtefactThresholds,
+    glitch_weight,
+    jump_weight,
+    searchable_range,
+    splice_glitch,
+    step_statistic,
+)
 from .runs import RUN_WIDTHS, box_sums
 
-__all__ = ["estimate_run_scatter", "estimate_scatter", "estimate_step_scatter", "misfit_basis"]
+__all__ = [
+    "estimate_glitch_scatter",
+    "estimate_run_scatter",
+    "estimate_scatter",
+    "estimate_step_scatter",
+    "misfit_basis",
+]
 
 
 def _model_flux(result, shape) -> np.ndarray:
@@ -267,6 +281,76 @@ def estimate_step_scatter(
         s2_lo = np.where(above, mid, s2_lo)
         s2_hi = np.where(above, s2_hi, mid)
     out[lo:hi] = np.where(need, np.sqrt(0.5 * (s2_lo + s2_hi)), 0.0)
+    return out
+
+
+def estimate_glitch_scatter(
+    setup: DenoiseSetup,
+    flux: np.ndarray,
+    ivar: np.ndarray,
+    *,
+    quantile: float = 0.98,
+    batch_size: int = 1024,
+) -> np.ndarray:
+    """Scatter ``G`` (flux units) of the step filter's splice glitch at each candidate centre.
+
+    A line the decoder misses at a candidate centre has the glitch's shape
+    (three pixels above or below the local level), and in some stars far
+    more than in others. For each candidate, ``G`` is the smallest value
+    ``>= 0`` with ``|glitch| <= 2.326 sqrt(1 + G^2 q)`` at ``quantile`` of
+    the spectra (:func:`~.flags.splice_glitch`, ``q`` from
+    :func:`~.flags.glitch_weight`; pixels typed as cosmic rays, steps or bad
+    columns left out), as :func:`estimate_run_scatter` does for its boxes;
+    the few spectra with a real step at a given centre do not move it. ``G``
+    is 0 where no more spectra lie outside ``2.326`` than chance allows
+    (their binomial count at 0.1 %).
+
+    Parameters
+    ----------
+    setup : DenoiseSetup
+        With its scatter set.
+    flux, ivar : array, shape (n, m)
+        Spectra on the fit's grid (e.g. the fit's held-out stars).
+    quantile : float
+    batch_size : int
+
+    Returns
+    -------
+    ndarray, shape (m,), float64
+        0 outside the step candidates.
+    """
+    flux = np.asarray(flux)
+    ivar = np.asarray(ivar)
+    m = flux.shape[1]
+    t = ArtefactThresholds()
+    lo, hi = searchable_range(setup.step_range, m, t.step_window)
+    out = np.zeros(m)
+    if hi <= lo or flux.shape[0] == 0:
+        return out
+    a2 = float(setup.error_scale) ** 2
+    s2 = np.asarray(setup.scatter, np.float64) ** 2
+    glitches, weights, fits = [], [], []
+    for d, w, point in _residuals(setup, flux, ivar, batch_size):
+        use = (w > 0) & ~point
+        inv_sd = np.where(use, 1.0 / np.sqrt(a2 / np.where(use, w, 1.0) + s2), 0.0)
+        use_j, inv_j = jnp.asarray(use), jnp.asarray(inv_sd)
+        u = jnp.asarray(np.where(use, d, 0.0) * inv_sd)
+        glitch, fit = splice_glitch(u, use_j, lo, hi, t.step_window)
+        glitches.append(np.asarray(glitch, np.float64))
+        weights.append(np.asarray(glitch_weight(use_j, inv_j, lo, hi), np.float64))
+        fits.append(np.asarray(fit))
+    g, q, good = np.concatenate(glitches), np.concatenate(weights), np.concatenate(fits)
+    good = good & (q > 0)
+    q = np.where(good, q, 1.0)
+    scale = _quantile_scale(g * g / q, 1.0 / q, good, quantile=quantile)
+    # only where more spectra lie outside the band than chance allows (normal
+    # approximation of the binomial count at 0.1 %): else sampling noise at a
+    # high quantile of a few dozen stars would pass for scatter
+    num = good.sum(axis=0)
+    outside = np.sum(good & (g * g > 2.326**2), axis=0)
+    share = 1.0 - quantile
+    chance = share * num + 3.09 * np.sqrt(share * (1.0 - share) * num)
+    out[lo:hi] = np.where(outside > chance, scale, 0.0)
     return out
 
 

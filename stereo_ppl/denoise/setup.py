@@ -20,6 +20,7 @@ from .core import DenoiseSetup
 from .flags import ArtefactThresholds, searchable_range
 from .linalg import Decoder, make_decoder
 from .noise import (
+    estimate_glitch_scatter,
     estimate_run_scatter,
     estimate_scatter,
     estimate_step_scatter,
@@ -358,6 +359,7 @@ def make_setup(
             )
     run_scatter = estimate_run_scatter(setup, observed, ivar, batch_size=batch_size)
     step_scatter = estimate_step_scatter(setup, observed, ivar, batch_size=batch_size)
+    glitch_scatter = estimate_glitch_scatter(setup, observed, ivar, batch_size=batch_size)
     a_how = "the fit's posterior mean" if fit_scale is not None else "1 (reported errors)"
     info = (
         ("noise_model", "F2 ~ Normal(F2_hat, a^2 / ivar + s_p^2)"),
@@ -365,6 +367,7 @@ def make_setup(
         ("noise_scatter", how),
         ("run_scatter", f"from {len(stars)} of the fit's stars (estimate_run_scatter)"),
         ("step_scatter", f"from {len(stars)} of the fit's stars (estimate_step_scatter)"),
+        ("glitch_scatter", f"from {len(stars)} of the fit's stars (estimate_glitch_scatter)"),
         ("step_search", search_note),
         (
             "continuum",
@@ -377,5 +380,6 @@ def make_setup(
     return setup._replace(
         run_scatter=jnp.asarray(run_scatter, dtype),
         step_scatter=jnp.asarray(step_scatter, dtype),
+        glitch_scatter=jnp.asarray(glitch_scatter, dtype),
         info=info,
     )

@@ -162,13 +162,16 @@ def misfit_stage(block: Block, fit: Fit, *, thresholds: ArtefactThresholds) -> B
 
     for the residuals ``d`` of ``fit`` (pixels beyond ``clip`` left out):
 
-    * ``alpha``: how far this spectrum's reported errors are off beyond the
-      fit's ``a``. It is the weighted least-squares estimate from the quiet
-      pixels (``a^2 / ivar >= QUIET_RATIO s_p^2``, where ``s_p`` adds at most
-      a fifth of the variance), ``d^2 - s_p^2 = alpha a^2 / ivar``, pulled
+    * ``alpha <= 1``: by how much this spectrum's reported errors are
+      smaller than the fit's ``a`` makes them. It is the weighted
+      least-squares estimate from the quiet pixels (``a^2 / ivar >=
+      QUIET_RATIO s_p^2``, where ``s_p`` adds at most a fifth of the
+      variance), ``d^2 - s_p^2 = alpha a^2 / ivar``, within 0.1-1, pulled
       towards 1 as by :data:`PRIOR_PIXELS` pixels at ``alpha = 1`` (a bright
-      star with few quiet pixels keeps the fit's ``a``; 3,900 quiet pixels
-      fix ``alpha`` to about 2 %) and kept within 0.1-10.
+      star with few quiet pixels keeps the fit's ``a``; 3,900 quiet pixels fix
+      ``alpha`` to about 2 %). Errors larger than ``a`` makes them are left
+      to the robust scale (:func:`~.flags.robust_scale`): ``fit`` has no step
+      yet, and a step's residual must not pass for noise.
     * ``kappa^2``: a star the decoder describes worse than the fit's stars on
       average has misfits larger than ``s_p`` wherever ``s_p`` is large (in its
       lines). Its weighted least-squares estimate given ``alpha`` (weights
@@ -187,7 +190,7 @@ def misfit_stage(block: Block, fit: Fit, *, thresholds: ArtefactThresholds) -> B
     wq = jnp.where(quiet, w, 0.0)
     num_quiet = jnp.sum(quiet.astype(d.dtype), -1)
     estimate = jnp.sum(wq * (d2 - s2) * v, -1) / jnp.maximum(jnp.sum(wq * v * v, -1), 1e-30)
-    estimate = jnp.clip(estimate, 0.1, 10.0)
+    estimate = jnp.clip(estimate, 0.1, 1.0)
     alpha = (num_quiet * estimate + PRIOR_PIXELS) / (num_quiet + PRIOR_PIXELS)
     noise_var = alpha[:, None] * v
     num = jnp.sum(w * (d2 - noise_var) * s2, -1)
@@ -309,6 +312,7 @@ def step_stage(
     fit: Fit,
     bad_column: jax.Array,
     step_scatter: jax.Array,
+    glitch_scatter: jax.Array,
     *,
     step_range: tuple[int, int],
     thresholds: ArtefactThresholds,
@@ -321,8 +325,9 @@ def step_stage(
     common scale by ``step_accept`` and the jump is at least ``step_min`` in
     the direction of the scales fitted over the whole sides, or its splice
     glitch alone is significant. Spectra without an accepted step keep ``fit``.
-    ``step_scatter`` (m,): the jump's scatter across the fit's stars at each
-    candidate (:func:`~.flags.step_statistic`).
+    ``step_scatter``, ``glitch_scatter`` (m,): the jump's and the glitch's
+    scatter across the fit's stars at each candidate
+    (:func:`~.flags.step_statistic`).
     """
     t = thresholds
     lo, hi = step_range
@@ -338,6 +343,7 @@ def step_stage(
         t.step_window,
         inv_sd=block.flag_inv_sd,
         step_scatter=step_scatter,
+        glitch_scatter=glitch_scatter,
     )
     best = jnp.argmax(stat, axis=-1)
     on = jnp.take_along_axis(stat, best[:, None], -1)[:, 0] > t.step**2
