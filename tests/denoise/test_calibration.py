@@ -9,6 +9,7 @@ from scipy import stats
 from stereo_ppl.data import lamost_grid
 from stereo_ppl.denoise import ArtefactThresholds, denoise, make_decoder, make_setup
 from stereo_ppl.denoise.core import DenoiseSetup, resolved_thresholds
+from stereo_ppl.denoise.noise import estimate_glitch_scatter
 from stereo_ppl.errors import StereoPPLError
 
 WL = lamost_grid()
@@ -84,6 +85,39 @@ def test_flags_follow_each_spectrums_own_error_scale(factor):
     flux[rows, pixel] += 7.0 * true_sd[rows, pixel]
     art = np.asarray(denoise(setup, flux, ivar, thresholds=thresholds).artefact)
     assert np.mean(art[rows, pixel] == 1) >= 0.9
+
+
+def _with_line_misfit(seed, setup, beta_F, b_F, scatter, *, num, k0, size=0.05):
+    """Spectra at S/N 100 whose decoder misses a three-pixel line at ``k0`` by a
+    star-dependent amount (standard deviation ``size``, flux units)."""
+    flux, ivar = _draw(seed, beta_F, b_F, scatter, 1.3, num, np.full(num, 100.0))
+    amount = np.random.default_rng(seed + 1).normal(0.0, size, num)
+    flux[:, k0 - 1 : k0 + 2] += amount[:, None] * np.array([0.5, 1.0, 0.5])
+    return flux, ivar
+
+
+def test_a_line_the_decoder_misses_at_the_join_is_glitch_scatter_not_a_step():
+    setup, beta_F, b_F, scatter = _calibrated_setup()
+    lo, hi = setup.step_range
+    k0 = (lo + hi) // 2
+    flux, ivar = _with_line_misfit(7, setup, beta_F, b_F, scatter, num=200, k0=k0)
+    glitch = estimate_glitch_scatter(setup, flux, ivar)
+    assert glitch[k0] > 0.005
+    assert np.mean(glitch[lo:hi] == 0.0) > 0.9
+    assert np.all(glitch[:lo] == 0.0) and np.all(glitch[hi:] == 0.0)
+    flux, ivar = _with_line_misfit(9, setup, beta_F, b_F, scatter, num=200, k0=k0)
+    k1 = k0 + 100
+    flux[:20, k1 + 2 :] *= 1.05  # real steps elsewhere in the first 20
+    flux[:20, k1 - 1 : k1 + 2] *= 1.0 + 0.05 * np.array([0.25, 0.5, 0.75])
+
+    def steps_near(result, k):
+        return np.abs(np.asarray(result.step_pixel) - k) <= 2
+
+    plain = denoise(setup, flux, ivar)
+    with_scatter = denoise(setup._replace(glitch_scatter=jnp.asarray(glitch)), flux, ivar)
+    assert steps_near(plain, k0).sum() >= 10
+    assert steps_near(with_scatter, k0).sum() <= 5
+    assert steps_near(with_scatter, k1)[:20].sum() >= steps_near(plain, k1)[:20].sum() >= 16
 
 
 def test_thresholds_follow_from_the_false_alarm_rate():
