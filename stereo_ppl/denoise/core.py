@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .flags import ArtefactThresholds, classify, searchable_range
+from .flags import ArtefactThresholds, classify
 from .linalg import Decoder, pixel_variance, solve_normal
 from .runs import RUN_WIDTHS
 from .solves import NUM_STEP
@@ -29,6 +29,7 @@ from .stages import (
     scaled_residual,
     step_stage,
 )
+from .stepfilters import searchable_range
 
 __all__ = [
     "BLOCK_SIZE",
@@ -80,12 +81,12 @@ class DenoiseSetup(NamedTuple):
         ``z``, left out of ``latent``.
     step_scatter : array, shape (m,), optional
         Scatter ``S`` (flux units) across the fit's stars of the step filter's
-        jump at each candidate centre (:func:`~.flags.step_statistic`); None: 0.
+        jump at each candidate centre (:func:`~.stepfilters.step_statistic`); None: 0.
     info : tuple of (str, str)
         How the noise model and searches were set up, for the output's attributes.
     glitch_scatter : array, shape (m,), optional
         Scatter ``G`` (flux units) across the fit's stars of the step filter's
-        splice glitch at each candidate centre (:func:`~.flags.step_statistic`);
+        splice glitch at each candidate centre (:func:`~.stepfilters.step_statistic`);
         None: 0.
     """
 

@@ -16,15 +16,15 @@ import numpy as np
 
 from ..errors import StereoPPLError
 from .core import DenoiseSetup, denoise_batch
-from .flags import (
-    ArtefactThresholds,
+from .flags import ArtefactThresholds
+from .runs import RUN_WIDTHS, box_sums
+from .stepfilters import (
     glitch_weight,
     jump_weight,
     searchable_range,
     splice_glitch,
     step_statistic,
 )
-from .runs import RUN_WIDTHS, box_sums
 
 __all__ = [
     "estimate_glitch_scatter",
@@ -233,7 +233,7 @@ def estimate_step_scatter(
     moves the means on the two sides apart without a step. For each candidate
     centre, ``S`` is the value with ``median(jump^2 / (1 + S^2 q)) = 0.4549``
     (the median of a chi-square with one degree of freedom; ``q`` from
-    :func:`~.flags.jump_weight`) over the spectra, 0 where the median is
+    :func:`~.stepfilters.jump_weight`) over the spectra, 0 where the median is
     below that already: the median is not moved by the real steps some of
     those spectra carry.
 
@@ -298,8 +298,8 @@ def estimate_glitch_scatter(
     (three pixels above or below the local level), and in some stars far
     more than in others. For each candidate, ``G`` is the smallest value
     ``>= 0`` with ``|glitch| <= 2.326 sqrt(1 + G^2 q)`` at ``quantile`` of
-    the spectra (:func:`~.flags.splice_glitch`, ``q`` from
-    :func:`~.flags.glitch_weight`; pixels typed as cosmic rays, steps or bad
+    the spectra (:func:`~.stepfilters.splice_glitch`, ``q`` from
+    :func:`~.stepfilters.glitch_weight`; pixels typed as cosmic rays, steps or bad
     columns left out), as :func:`estimate_run_scatter` does for its boxes;
     the few spectra with a real step at a given centre do not move it. ``G``
     is 0 where no more spectra lie outside ``2.326`` than chance allows

@@ -17,7 +17,7 @@ from ..inference.results import params_from_datatree
 from .arrays import setup_arrays, setup_from_arrays
 from .columns import find_bad_columns
 from .core import DenoiseSetup
-from .flags import ArtefactThresholds, searchable_range
+from .flags import ArtefactThresholds
 from .linalg import Decoder, make_decoder
 from .noise import (
     estimate_glitch_scatter,
@@ -26,6 +26,7 @@ from .noise import (
     estimate_step_scatter,
     misfit_basis,
 )
+from .stepfilters import searchable_range
 
 __all__ = [
     "DEFAULT_CONTINUUM_DEGREE",

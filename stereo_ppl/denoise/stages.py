@@ -23,9 +23,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .flags import ArtefactThresholds, robust_scale, step_statistic
+from .flags import ArtefactThresholds, robust_scale
 from .linalg import Decoder, normal_matrices
 from .solves import removed, solve_plain, solve_with_step
+from .stepfilters import step_statistic
 from .steps import locate_step
 
 __all__ = [
@@ -327,7 +328,7 @@ def step_stage(
     glitch alone is significant. Spectra without an accepted step keep ``fit``.
     ``step_scatter``, ``glitch_scatter`` (m,): the jump's and the glitch's
     scatter across the fit's stars at each candidate
-    (:func:`~.flags.step_statistic`).
+    (:func:`~.stepfilters.step_statistic`).
     """
     t = thresholds
     lo, hi = step_range

@@ -13,7 +13,7 @@ common scale over the same window.
 import jax
 import jax.numpy as jnp
 
-from .flags import GLITCH_GATE
+from .stepfilters import GLITCH_GATE
 
 __all__ = ["SPIKE", "locate_step"]
 

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from stereo_ppl.denoise.flags import step_statistic
+from stereo_ppl.denoise.stepfilters import step_statistic
 from stereo_ppl.denoise.steps import locate_step
 
 M = 600
