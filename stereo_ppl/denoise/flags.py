@@ -50,29 +50,18 @@ import jax
 import jax.numpy as jnp
 
 from .runs import RUN_WIDTHS, run_mask
-from .stepfilters import (
-    GLITCH_GATE,
-    GLITCH_SHAPE,
-    glitch_weight,
-    jump_weight,
-    searchable_range,
-    splice_glitch,
-    step_statistic,
-)
+from .stepfilters import GLITCH_GATE, jump_weight, searchable_range, step_statistic
 
 __all__ = [
     "ARTEFACT_CODES",
     "DEFAULT_FALSE_ALARM",
     "GLITCH_GATE",
-    "GLITCH_SHAPE",
     "RUN_WIDTHS",
     "ArtefactThresholds",
     "classify",
-    "glitch_weight",
     "jump_weight",
     "robust_scale",
     "searchable_range",
-    "splice_glitch",
     "step_statistic",
 ]
 

@@ -11,6 +11,8 @@ and the patterns of misfit most common among the fit's stars
 Pure NumPy around :func:`~.core.denoise_batch`; no file I/O.
 """
 
+from typing import NamedTuple
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -54,6 +56,54 @@ def _residuals(setup: DenoiseSetup, flux, ivar, batch_size: int):
         w = np.where(np.isfinite(ivar[part]) & np.isfinite(flux[part]), ivar[part], 0.0)
         point = np.isin(np.asarray(result.artefact), (1, 2, 3))
         yield flux[part] - _model_flux(result, flux[part].shape), w, point
+
+
+def _scaled(setup: DenoiseSetup, flux, ivar, batch_size: int):
+    """Per batch of robustly denoised spectra: the pixels that count (usable, not typed as
+    cosmic rays, steps or bad columns), ``1 / sqrt(a^2 / ivar + s_p^2)`` there (else 0) and
+    the effective residual, as JAX arrays."""
+    a2 = float(setup.error_scale) ** 2
+    s2 = np.asarray(setup.scatter, np.float64) ** 2
+    for start in range(0, flux.shape[0], batch_size):
+        part = slice(start, start + batch_size)
+        result = denoise_batch(setup, flux[part], ivar[part])
+        w = np.where(np.isfinite(ivar[part]), ivar[part], 0.0)
+        use = ~np.isin(np.asarray(result.artefact), (1, 2, 3)) & (w > 0) & np.isfinite(flux[part])
+        inv_sd = np.where(use, 1.0 / np.sqrt(a2 / np.where(use, w, 1.0) + s2), 0.0)
+        yield jnp.asarray(use), jnp.asarray(inv_sd), jnp.asarray(result.residual)
+
+
+class _JoinFilters(NamedTuple):
+    """The step filters at candidate centres ``lo <= k < hi`` of every spectrum (n, hi - lo)."""
+
+    lo: int
+    hi: int
+    jump: np.ndarray
+    jump_weight: np.ndarray
+    glitch: np.ndarray
+    glitch_weight: np.ndarray
+    #: Where the glitch's shape fits (:func:`~.stepfilters.splice_glitch`).
+    glitch_fits: np.ndarray
+
+
+def _join_filters(setup: DenoiseSetup, flux, ivar, batch_size: int) -> _JoinFilters | None:
+    """:class:`_JoinFilters` of robustly denoised spectra; None without candidates or spectra."""
+    window = ArtefactThresholds().step_window
+    lo, hi = searchable_range(setup.step_range, flux.shape[1], window)
+    if hi <= lo or flux.shape[0] == 0:
+        return None
+    parts = []
+    for use, inv_sd, u in _scaled(setup, flux, ivar, batch_size):
+        _, jump = step_statistic(u, use, lo, hi, window)
+        glitch, fits = splice_glitch(u, use, lo, hi, window)
+        q_jump = jump_weight(use, inv_sd, lo, hi, window)
+        q_glitch = glitch_weight(use, inv_sd, lo, hi)
+        parts.append([np.asarray(x) for x in (jump, q_jump, glitch, q_glitch, fits)])
+    jump, q_jump, glitch, q_glitch, fits = (
+        np.concatenate(column) for column in zip(*parts, strict=True)
+    )
+    as64 = (np.asarray(x, np.float64) for x in (jump, q_jump, glitch, q_glitch))
+    return _JoinFilters(lo, hi, *as64, fits)
 
 
 def _quantile_scale(d2, var, good, *, quantile, floor=0.0) -> np.ndarray:
@@ -196,18 +246,9 @@ def estimate_run_scatter(
     if flux.shape[0] == 0:
         return np.zeros((len(RUN_WIDTHS), m))
     clip = ArtefactThresholds().clip
-    a2 = float(setup.error_scale) ** 2
-    s2 = np.asarray(setup.scatter, np.float64) ** 2
     parts = []
-    for start in range(0, flux.shape[0], batch_size):
-        part = slice(start, start + batch_size)
-        result = denoise_batch(setup, flux[part], ivar[part])
-        w = np.where(np.isfinite(ivar[part]), ivar[part], 0.0)
-        use = ~np.isin(np.asarray(result.artefact), (1, 2, 3)) & (w > 0) & np.isfinite(flux[part])
-        inv_sd = np.where(use, 1.0 / np.sqrt(a2 / np.where(use, w, 1.0) + s2), 0.0)
-        sums = box_sums(
-            jnp.asarray(result.residual), jnp.asarray(inv_sd), jnp.asarray(use), clip=clip
-        )
+    for use, inv_sd, u in _scaled(setup, flux, ivar, batch_size):
+        sums = box_sums(u, inv_sd, use, clip=clip)
         parts.append([np.asarray(x, np.float64) for x in sums])
     total, count, weight = (np.concatenate([p[i] for p in parts], axis=1) for i in range(3))
     good = (count >= 0.5 * np.asarray(RUN_WIDTHS)[:, None, None]) & (weight > 0)
@@ -250,28 +291,12 @@ def estimate_step_scatter(
     ndarray, shape (m,), float64
         0 outside the step candidates.
     """
-    flux = np.asarray(flux)
-    ivar = np.asarray(ivar)
-    m = flux.shape[1]
-    t = ArtefactThresholds()
-    lo, hi = searchable_range(setup.step_range, m, t.step_window)
-    out = np.zeros(m)
-    if hi <= lo or flux.shape[0] == 0:
+    out = np.zeros(np.shape(flux)[1])
+    f = _join_filters(setup, np.asarray(flux), np.asarray(ivar), batch_size)
+    if f is None:
         return out
-    a2 = float(setup.error_scale) ** 2
-    s2 = np.asarray(setup.scatter, np.float64) ** 2
-    jumps, weights = [], []
-    for start in range(0, flux.shape[0], batch_size):
-        part = slice(start, start + batch_size)
-        result = denoise_batch(setup, flux[part], ivar[part])
-        w = np.where(np.isfinite(ivar[part]), ivar[part], 0.0)
-        use = ~np.isin(np.asarray(result.artefact), (1, 2, 3)) & (w > 0) & np.isfinite(flux[part])
-        inv_sd = np.where(use, 1.0 / np.sqrt(a2 / np.where(use, w, 1.0) + s2), 0.0)
-        use_j, inv_j = jnp.asarray(use), jnp.asarray(inv_sd)
-        _, jump = step_statistic(jnp.asarray(result.residual), use_j, lo, hi, t.step_window)
-        jumps.append(np.asarray(jump, np.float64))
-        weights.append(np.asarray(jump_weight(use_j, inv_j, lo, hi, t.step_window), np.float64))
-    j2, q = np.concatenate(jumps) ** 2, np.concatenate(weights)
+    lo, hi = f.lo, f.hi
+    j2, q = f.jump**2, f.jump_weight
     target = 0.4549
     s2_lo, s2_hi = np.zeros(hi - lo), np.max(j2 / np.maximum(q, 1e-30), axis=0) + 1e-30
     need = np.median(j2, axis=0) > target
@@ -319,28 +344,12 @@ def estimate_glitch_scatter(
     ndarray, shape (m,), float64
         0 outside the step candidates.
     """
-    flux = np.asarray(flux)
-    ivar = np.asarray(ivar)
-    m = flux.shape[1]
-    t = ArtefactThresholds()
-    lo, hi = searchable_range(setup.step_range, m, t.step_window)
-    out = np.zeros(m)
-    if hi <= lo or flux.shape[0] == 0:
+    out = np.zeros(np.shape(flux)[1])
+    f = _join_filters(setup, np.asarray(flux), np.asarray(ivar), batch_size)
+    if f is None:
         return out
-    a2 = float(setup.error_scale) ** 2
-    s2 = np.asarray(setup.scatter, np.float64) ** 2
-    glitches, weights, fits = [], [], []
-    for d, w, point in _residuals(setup, flux, ivar, batch_size):
-        use = (w > 0) & ~point
-        inv_sd = np.where(use, 1.0 / np.sqrt(a2 / np.where(use, w, 1.0) + s2), 0.0)
-        use_j, inv_j = jnp.asarray(use), jnp.asarray(inv_sd)
-        u = jnp.asarray(np.where(use, d, 0.0) * inv_sd)
-        glitch, fit = splice_glitch(u, use_j, lo, hi, t.step_window)
-        glitches.append(np.asarray(glitch, np.float64))
-        weights.append(np.asarray(glitch_weight(use_j, inv_j, lo, hi), np.float64))
-        fits.append(np.asarray(fit))
-    g, q, good = np.concatenate(glitches), np.concatenate(weights), np.concatenate(fits)
-    good = good & (q > 0)
+    g, q = f.glitch, f.glitch_weight
+    good = f.glitch_fits & (q > 0)
     q = np.where(good, q, 1.0)
     scale = _quantile_scale(g * g / q, 1.0 / q, good, quantile=quantile)
     # only where more spectra lie outside the band than chance allows (normal
@@ -350,7 +359,7 @@ def estimate_glitch_scatter(
     outside = np.sum(good & (g * g > 2.326**2), axis=0)
     share = 1.0 - quantile
     chance = share * num + 3.09 * np.sqrt(share * (1.0 - share) * num)
-    out[lo:hi] = np.where(outside > chance, scale, 0.0)
+    out[f.lo : f.hi] = np.where(outside > chance, scale, 0.0)
     return out
 
 
