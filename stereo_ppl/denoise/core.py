@@ -140,6 +140,12 @@ class DenoiseResult(NamedTuple):
         Centre of the detected step, -1 for none.
     step_scale : array, shape (n, 2)
         Factors on the model blue and red of the step (1 without a step).
+    noise_scale : array, shape (n,)
+        This spectrum's errors relative to the calibrated ``a / sqrt(ivar)``
+        as the flags took them (``sqrt(alpha) <= 1``,
+        :func:`~.stages.misfit_stage`; 1 where not estimated).
+    misfit_scale : array, shape (n,)
+        Its scatter relative to ``s_p`` as the flags took it (``kappa >= 1``).
     """
 
     latent: jax.Array
@@ -153,6 +159,8 @@ class DenoiseResult(NamedTuple):
     status: jax.Array
     step_pixel: jax.Array
     step_scale: jax.Array
+    noise_scale: jax.Array
+    misfit_scale: jax.Array
 
 
 @partial(jax.jit, static_argnames=("step_range", "thresholds", "robust", "misfit", "num_continuum"))
@@ -254,6 +262,8 @@ def _outputs(noise, block, fit, bad_column, sky, thresholds, num_continuum) -> D
         status,
         kstar,
         scales.astype(dtype),
+        block.noise_scale,
+        block.misfit,
     )
 
 

@@ -13,6 +13,8 @@ z                           (star, latent)          ``z_hat`` (named as the fit'
 z_sigma                     (star, latent)          its standard deviation
 chi2_reduced                (star,)                 anomaly score (≈ 1 for a normal star)
 anomaly_pvalue              (star,)                 its chi-square tail probability
+noise_scale                 (star,)                 the flags' error scale (÷ a, ≤ 1)
+misfit_scale                (star,)                 their scatter scale (÷ s_p, ≥ 1)
 status                      (star,)                 int8 status code (see attrs)
 step_pixel                  (star,)                 centre of a detected step, -1: none
 obsid                       (star,) coordinate      LAMOST observation id (-1: unknown)
@@ -180,6 +182,22 @@ def result_dataset(
             {
                 "long_name": "P(chi-square >= this spectrum's) under the calibrated noise "
                 "model, unflagged pixels; 1 where status != ok"
+            },
+        ),
+        "noise_scale": (
+            STAR,
+            result.noise_scale,
+            {
+                "long_name": "this spectrum's errors relative to a / sqrt(lamost_ivar) as the "
+                "flags took them (<= 1: reported errors larger than the fit's a makes them)"
+            },
+        ),
+        "misfit_scale": (
+            STAR,
+            result.misfit_scale,
+            {
+                "long_name": "this spectrum's scatter relative to the calibrated scatter as "
+                "the flags took it (>= 1)"
             },
         ),
         "status": (

@@ -66,6 +66,9 @@ class Block(NamedTuple):
         ``a^2 / ivar`` (1 where unusable).
     scatter2 : array, shape (m,)
         ``s_p^2``.
+    noise_scale : array, shape (n,)
+        ``sqrt(alpha)``: this spectrum's errors relative to ``a / sqrt(ivar)``
+        (at most 1; :func:`misfit_stage`).
     misfit : array, shape (n,)
         ``kappa``: this spectrum's scatter relative to ``s_p`` (at least 1;
         :func:`misfit_stage`).
@@ -84,6 +87,7 @@ class Block(NamedTuple):
     normal0: jax.Array
     noise_var: jax.Array
     scatter2: jax.Array
+    noise_scale: jax.Array
     misfit: jax.Array
     flag_inv_sd: jax.Array
 
@@ -141,9 +145,9 @@ def prepare(decoder: Decoder, scatter: jax.Array, error_scale: jax.Array, flux, 
     scatter2 = scatter**2
     inv_sd = jnp.where(usable, jax.lax.rsqrt(noise_var + scatter2), 0.0)
     normal0 = normal_matrices(decoder, weight)
-    misfit = jnp.ones(flux.shape[0], dtype)
+    one = jnp.ones(flux.shape[0], dtype)
     return Block(
-        flux, usable, weight, y, num_good, inv_sd, normal0, noise_var, scatter2, misfit, inv_sd
+        flux, usable, weight, y, num_good, inv_sd, normal0, noise_var, scatter2, one, one, inv_sd
     )
 
 
@@ -199,7 +203,9 @@ def misfit_stage(block: Block, fit: Fit, *, thresholds: ArtefactThresholds) -> B
     kappa2 = jnp.maximum(num / jnp.maximum(den, 1e-30), 1.0)
     kappa2 = jnp.where(den > 0, kappa2, 1.0)
     flag_inv_sd = jnp.where(block.usable, jax.lax.rsqrt(noise_var + kappa2[:, None] * s2), 0.0)
-    return block._replace(misfit=jnp.sqrt(kappa2), flag_inv_sd=flag_inv_sd)
+    return block._replace(
+        noise_scale=jnp.sqrt(alpha), misfit=jnp.sqrt(kappa2), flag_inv_sd=flag_inv_sd
+    )
 
 
 def scaled_residual(block: Block, fit_y: jax.Array) -> jax.Array:

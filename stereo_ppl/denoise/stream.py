@@ -52,6 +52,8 @@ _PIXEL_VARS = (
     "lamost_residual",
     "lamost_artefact",
 )
+#: Per-spectrum float variables, stored as float32 like the pixel arrays.
+_STAR_FLOATS = ("z", "z_sigma", "chi2_reduced", "anomaly_pvalue", "noise_scale", "misfit_scale")
 
 
 class DenoiseRun(NamedTuple):
@@ -186,7 +188,7 @@ def _markers(store: Path) -> Path:
 
 def _cast(ds: xr.Dataset) -> xr.Dataset:
     """float32 for the pixel arrays (as the surveys store spectra)."""
-    names = (*_PIXEL_VARS, "z", "z_sigma", "chi2_reduced", "anomaly_pvalue")
+    names = (*_PIXEL_VARS, *_STAR_FLOATS)
     return ds.assign(
         {n: ds[n].astype(np.float32, copy=False) for n in names if ds[n].dtype.kind == "f"}
     )
@@ -224,6 +226,8 @@ def _template(num: int, m: int, c: int, chunk: int, wavelength, attrs) -> xr.Dat
         status=np.zeros(1, np.int8),
         step_pixel=np.zeros(1, np.int32),
         step_scale=np.ones((1, 2)),
+        noise_scale=np.ones(1),
+        misfit_scale=np.ones(1),
     )
     small = _cast(result_dataset(one, wavelength=wavelength, attrs=attrs))
     full = {}

@@ -7,7 +7,13 @@ from denoise_fakes import decoder_arrays, fake_fit
 from scipy import stats
 
 from stereo_ppl.data import lamost_grid
-from stereo_ppl.denoise import ArtefactThresholds, denoise, make_decoder, make_setup
+from stereo_ppl.denoise import (
+    ArtefactThresholds,
+    denoise,
+    make_decoder,
+    make_setup,
+    result_dataset,
+)
 from stereo_ppl.denoise.core import DenoiseSetup, resolved_thresholds
 from stereo_ppl.denoise.noise import estimate_glitch_scatter
 from stereo_ppl.errors import StereoPPLError
@@ -74,8 +80,15 @@ def test_flags_follow_each_spectrums_own_error_scale(factor):
     snr = np.random.default_rng(4).uniform(30.0, 60.0, num)
     flux, ivar = _draw(5, beta_F, b_F, scatter, 1.3 * factor, num, snr)
     thresholds = ArtefactThresholds(false_alarm=alpha)
-    clean = np.any(np.asarray(denoise(setup, flux, ivar, thresholds=thresholds).artefact), axis=1)
-    assert clean.sum() <= stats.binom.ppf(0.999, num, alpha)
+    out = denoise(setup, flux, ivar, thresholds=thresholds)
+    assert np.any(np.asarray(out.artefact), axis=1).sum() <= stats.binom.ppf(0.999, num, alpha)
+    # the scale the flags took: errors too large lower it, too small are the robust scale's
+    scale = np.asarray(out.noise_scale)
+    assert np.median(scale) == pytest.approx(min(factor, 1.0), rel=0.03)
+    assert np.all(scale <= 1.0) and np.all(np.asarray(out.misfit_scale) >= 1.0)
+    ds = result_dataset(out, wavelength=WL)
+    np.testing.assert_array_equal(ds["noise_scale"].values, scale)
+    assert ds["misfit_scale"].dims == ("star",)
     # a cosmic ray of 7 true sigma: 4.7 in the units of errors reported 1.5 times too
     # large, below the single-pixel threshold, unless the spectrum's own scale is used
     rng = np.random.default_rng(6)
