@@ -84,7 +84,5 @@ def setup_from_arrays(arrays: dict) -> DenoiseSetup:
         step_scatter=jnp.asarray(arrays["step_scatter"]),
         num_continuum=int(arrays["num_continuum"]),
         info=tuple(tuple(item) for item in json.loads(str(arrays["info"]))),
-        glitch_scatter=jnp.asarray(arrays["glitch_scatter"])
-        if "glitch_scatter" in arrays
-        else None,
+        glitch_scatter=_optional(arrays, "glitch_scatter"),
     )
