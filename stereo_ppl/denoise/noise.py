@@ -332,20 +332,18 @@ def estimate_glitch_scatter(
 
     Parameters
     ----------
-    setup : DenoiseSetup
-        With its scatter set.
-    flux, ivar : array, shape (n, m)
-        Spectra on the fit's grid (e.g. the fit's held-out stars).
+    setup, flux, ivar, batch_size
+        As for :func:`estimate_step_scatter`.
     quantile : float
-    batch_size : int
+        Share of the spectra the scatter must cover.
 
     Returns
     -------
     ndarray, shape (m,), float64
         0 outside the step candidates.
     """
-    out = np.zeros(np.shape(flux)[1])
     f = _join_filters(setup, np.asarray(flux), np.asarray(ivar), batch_size)
+    out = np.zeros(np.shape(flux)[1])
     if f is None:
         return out
     g, q = f.glitch, f.glitch_weight
