@@ -9,14 +9,15 @@ from .columns import find_bad_columns
 from .core import DenoiseResult, DenoiseSetup, denoise_batch
 from .dataset import DENOISE_KIND, denoise, flag_attrs, result_dataset
 from .flags import ARTEFACT_CODES, ArtefactThresholds
-from .linalg import STATUS_CODES, Decoder, make_decoder
-from .noise import (
+from .flagscatter import (
+    FlagScatters,
+    estimate_flag_scatters,
     estimate_glitch_scatter,
     estimate_run_scatter,
-    estimate_scatter,
     estimate_step_scatter,
-    misfit_basis,
 )
+from .linalg import STATUS_CODES, Decoder, make_decoder
+from .noise import estimate_scatter, misfit_basis
 from .scores import flag_scores
 from .setup import (
     DEFAULT_SKY_LINES,
@@ -41,10 +42,12 @@ __all__ = [
     "DenoiseRun",
     "DenoiseSetup",
     "FitsSource",
+    "FlagScatters",
     "StoreSource",
     "denoise",
     "denoise_batch",
     "denoise_source",
+    "estimate_flag_scatters",
     "estimate_glitch_scatter",
     "estimate_run_scatter",
     "estimate_scatter",

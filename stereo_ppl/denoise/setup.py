@@ -18,14 +18,9 @@ from .arrays import setup_arrays, setup_from_arrays
 from .columns import find_bad_columns
 from .core import DenoiseSetup
 from .flags import ArtefactThresholds
+from .flagscatter import estimate_flag_scatters
 from .linalg import Decoder, make_decoder
-from .noise import (
-    estimate_glitch_scatter,
-    estimate_run_scatter,
-    estimate_scatter,
-    estimate_step_scatter,
-    misfit_basis,
-)
+from .noise import estimate_scatter, misfit_basis
 from .stepfilters import searchable_range
 
 __all__ = [
@@ -358,9 +353,7 @@ def make_setup(
                 f"what the misfit components leave, estimated from {len(stars)} {which} "
                 "stars (estimate_scatter)"
             )
-    run_scatter = estimate_run_scatter(setup, observed, ivar, batch_size=batch_size)
-    step_scatter = estimate_step_scatter(setup, observed, ivar, batch_size=batch_size)
-    glitch_scatter = estimate_glitch_scatter(setup, observed, ivar, batch_size=batch_size)
+    flag_scatters = estimate_flag_scatters(setup, observed, ivar, batch_size=batch_size)
     a_how = "the fit's posterior mean" if fit_scale is not None else "1 (reported errors)"
     info = (
         ("noise_model", "F2 ~ Normal(F2_hat, a^2 / ivar + s_p^2)"),
@@ -379,8 +372,8 @@ def make_setup(
         ("misfit_components", components),
     )
     return setup._replace(
-        run_scatter=jnp.asarray(run_scatter, dtype),
-        step_scatter=jnp.asarray(step_scatter, dtype),
-        glitch_scatter=jnp.asarray(glitch_scatter, dtype),
+        run_scatter=jnp.asarray(flag_scatters.run, dtype),
+        step_scatter=jnp.asarray(flag_scatters.step, dtype),
+        glitch_scatter=jnp.asarray(flag_scatters.glitch, dtype),
         info=info,
     )

@@ -15,7 +15,7 @@ from stereo_ppl.denoise import (
     result_dataset,
 )
 from stereo_ppl.denoise.core import DenoiseSetup, resolved_thresholds
-from stereo_ppl.denoise.noise import estimate_glitch_scatter
+from stereo_ppl.denoise.flagscatter import estimate_glitch_scatter
 from stereo_ppl.errors import StereoPPLError
 
 WL = lamost_grid()
